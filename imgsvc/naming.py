@@ -1,0 +1,69 @@
+"""Object keys, safe file bases and public URLs: the storage layout in one place.
+
+Defaults reproduce the news site's bucket::
+
+    {prefix}/{media_id}/conversions/{file_base}-{size}-___webp_{width}.webp
+    {prefix}/{media_id}/{file_base}.{ext}
+    {prefix}/{media_id}/manifest.json
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from pathlib import PurePosixPath, PureWindowsPath
+
+from .errors import BadRequest
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+MAX_FILE_BASE = 100
+
+
+def new_media_id() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_media_id(value: str) -> str:
+    """Accept a client's media id only as a UUID, returned in canonical form."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except (ValueError, AttributeError) as exc:
+        raise BadRequest(
+            f"media_id must be a UUID, got {value!r}", code="invalid_media_id"
+        ) from exc
+
+
+def safe_file_base(filename: str | None) -> str:
+    """The client's file name without directories or extension, made key-safe.
+
+    Only ASCII letters, digits, ``-`` and ``_`` survive (accents are folded to
+    ASCII, anything else becomes ``-``). When nothing safe is left, a new uuid4.
+    """
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = _UNSAFE.sub("-", folded).strip("-_")[:MAX_FILE_BASE].strip("-_")
+    return safe or str(uuid.uuid4())
+
+
+def image_prefix(prefix: str, media_id: str) -> str:
+    return f"{prefix}/{media_id}/" if prefix else f"{media_id}/"
+
+
+def conversion_key(
+    prefix: str, media_id: str, file_base: str, size: str, width: int, fmt: str = "webp"
+) -> str:
+    return f"{image_prefix(prefix, media_id)}conversions/{file_base}-{size}-___{fmt}_{width}.{fmt}"
+
+
+def original_key(prefix: str, media_id: str, file_base: str, ext: str) -> str:
+    return f"{image_prefix(prefix, media_id)}{file_base}.{ext}"
+
+
+def manifest_key(prefix: str, media_id: str) -> str:
+    return f"{image_prefix(prefix, media_id)}manifest.json"
+
+
+def public_url(base_url: str, key: str) -> str:
+    return f"{base_url.rstrip('/')}/{key}"

@@ -1,0 +1,203 @@
+"""The conversion pipeline: bytes in, encoded variants out. Pure: no Flask, no boto3.
+
+decode once (JPEG shrinks on load) -> working mode (16-bit scaled, palettes
+expanded, alpha premultiplied) -> resize to the largest planned width -> sRGB ->
+upright -> each smaller width derived from the next larger one -> encoded in
+threads (Pillow releases the GIL in resize and in the encoders).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from PIL import Image, ImageSequence
+
+from .colour import to_srgb
+from .errors import ImageRefused, ImgsvcError, InvalidImage
+from .planning import PlannedVariant, plan_variants
+from .probe import Limits, SourceInfo, open_image
+from .settings import Settings
+
+#: Bumped whenever a change here alters the output; part of the manifest fingerprint.
+PIPELINE_VERSION = 1
+WEBP_METHOD = 4
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedVariant:
+    size: str
+    width: int
+    height: int
+    format: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    source: SourceInfo
+    variants: list[EncodedVariant]
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(settings.max_upload_bytes, settings.max_pixels, settings.max_frames)
+
+
+def convert(data: bytes, settings: Settings) -> Conversion:
+    """Convert one source into every planned width and configured format.
+
+    Raises the ``probe`` errors for refused input and ``InvalidImage`` when the
+    pixels themselves turn out to be truncated or corrupt.
+    """
+    im, source = open_image(data, limits_of(settings))
+    plan = plan_variants(source.width, source.height, settings.sizes)
+    try:
+        if source.animated:
+            variants = _convert_animation(im, source, plan, settings)
+        else:
+            variants = _convert_still(im, source, plan, settings)
+    except ImgsvcError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRefused(str(exc), code="too_many_pixels") from exc
+    except MemoryError as exc:
+        raise ImageRefused("the image needs more memory than imgsvc allows") from exc
+    except Exception as exc:  # Pillow raises many types for hostile data; all mean "corrupt"
+        raise InvalidImage(f"the {source.format.upper()} data cannot be decoded: {exc}") from exc
+    finally:
+        im.close()
+    return Conversion(source, variants)
+
+
+def _convert_still(
+    im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
+) -> list[EncodedVariant]:
+    largest = plan[-1]
+    swap = source.orientation in (5, 6, 7, 8)
+    raw_target = (largest.height, largest.width) if swap else (largest.width, largest.height)
+    if source.format == "jpeg":
+        im.draft(im.mode, raw_target)
+    icc = im.info.get("icc_profile")
+    im.load()
+    work = _working_mode(im)
+    top = _resize(work, raw_target, first=True)
+    top = _upright(to_srgb(_finish(top), icc), source.orientation)
+    return _encode_cascade([top], plan, settings, animated=None)
+
+
+def _convert_animation(
+    im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
+) -> list[EncodedVariant]:
+    largest = plan[-1]
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    icc = im.info.get("icc_profile")
+    for frame in ImageSequence.Iterator(im):
+        durations.append(int(frame.info.get("duration", 100)) or 100)
+        work = _working_mode(frame.convert("RGBA"))
+        top = _resize(work, (largest.width, largest.height), first=True)
+        frames.append(to_srgb(_finish(top), icc))
+    timing = {"duration": durations, "loop": int(im.info.get("loop", 0))}
+    return _encode_cascade(frames, plan, settings, animated=timing)
+
+
+def _encode_cascade(
+    top: list[Image.Image],
+    plan: Sequence[PlannedVariant],
+    settings: Settings,
+    animated: dict[str, object] | None,
+) -> list[EncodedVariant]:
+    """Derive each smaller width from the next larger one; encode each as soon as it exists."""
+    formats = ("webp",) if animated else settings.formats
+    jobs: list[tuple[PlannedVariant, str, Future[bytes]]] = []
+    with ThreadPoolExecutor(max_workers=min(4, len(plan) * len(formats))) as pool:
+        current = top
+        for step in reversed(plan):
+            if current[0].size != (step.width, step.height):
+                current = [_downscale(f, (step.width, step.height)) for f in current]
+            for fmt in formats:
+                encoder = _encoder(fmt, settings.quality_for(fmt), animated)
+                jobs.append((step, fmt, pool.submit(encoder, current)))
+        results = [
+            EncodedVariant(step.size, step.width, step.height, fmt, future.result())
+            for step, fmt, future in jobs
+        ]
+    order = {name: i for i, name in enumerate(settings.formats)}
+    return sorted(results, key=lambda v: (order[v.format], v.width))
+
+
+def _working_mode(im: Image.Image) -> Image.Image:
+    """A mode Pillow resizes correctly: 8 bits per channel, alpha premultiplied.
+
+    16-bit greys are scaled to 8 bits (Pillow's own conversion clips them), palettes
+    are expanded, and alpha is premultiplied so that edges do not darken.
+    """
+    mode = im.mode
+    if mode.startswith("I;16"):
+        return im.convert("I").point(lambda v: v / 257).convert("L")
+    if mode in ("I", "F", "1"):
+        return im.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info
+        return im.convert("RGBA" if has_alpha else "RGB").convert("RGBa" if has_alpha else "RGB")
+    if mode in ("LA", "La"):
+        return im.convert("RGBA").convert("RGBa")
+    if mode == "RGBA":
+        return im.convert("RGBa")
+    if mode in ("RGBX", "YCbCr"):
+        return im.convert("RGB")
+    return im  # L, RGB, RGBa, CMYK: resized as they are
+
+
+def _finish(im: Image.Image) -> Image.Image:
+    """Back from premultiplied alpha; anything else stays as it is."""
+    return im.convert("RGBA") if im.mode == "RGBa" else im
+
+
+def _resize(im: Image.Image, size: tuple[int, int], *, first: bool) -> Image.Image:
+    if im.size == size:
+        return im
+    # reducing_gap=3 lets Pillow box-reduce big sources first; its docs measure the
+    # result as indistinguishable from a full Lanczos pass.
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0 if first else None)
+
+
+def _downscale(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if im.mode == "RGBA":
+        return im.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
+    return im.resize(size, Image.Resampling.LANCZOS)
+
+
+def _upright(im: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return im.transpose(method) if method is not None else im
+
+
+def _encoder(
+    fmt: str, quality: int, animated: dict[str, object] | None
+) -> Callable[[list[Image.Image]], bytes]:
+    def encode(frames: list[Image.Image]) -> bytes:
+        buf = io.BytesIO()
+        first = frames[0]
+        first.info = {}  # nothing of the source's metadata may reach an output
+        params: dict[str, object] = {"quality": quality}
+        if fmt == "webp":
+            params["method"] = WEBP_METHOD
+        if animated:
+            params.update(save_all=True, append_images=frames[1:], **animated)
+        first.save(buf, fmt.upper(), **params)
+        return buf.getvalue()
+
+    return encode

@@ -1,0 +1,181 @@
+"""Receive and validate: identify the format from the bytes, enforce the limits.
+
+Everything here reads headers only. Pixels are decoded later, by the pipeline,
+and only once the byte, pixel and frame limits have passed. The file name and the
+client's Content-Type are never consulted.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .errors import ImageRefused, InvalidImage, UnsupportedFormat, UploadTooLarge
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFormat:
+    name: str  # Pillow's format name
+    ext: str
+    content_type: str
+
+
+ALLOWED = {
+    "jpeg": SourceFormat("JPEG", "jpg", "image/jpeg"),
+    "png": SourceFormat("PNG", "png", "image/png"),
+    "gif": SourceFormat("GIF", "gif", "image/gif"),
+    "webp": SourceFormat("WEBP", "webp", "image/webp"),
+    "avif": SourceFormat("AVIF", "avif", "image/avif"),
+}
+#: Formats that may animate; a multi-frame JPEG (MPO) is a stereo pair, not a movie.
+ANIMATED_FORMATS = {"gif", "webp", "png"}
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+    max_frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the header says about a source; width and height are upright."""
+
+    format: str
+    ext: str
+    content_type: str
+    width: int
+    height: int
+    frames: int
+    orientation: int
+    bytes: int
+
+    @property
+    def animated(self) -> bool:
+        return self.frames > 1
+
+
+def sniff(data: bytes) -> str:
+    """Name the format of ``data`` from its magic bytes.
+
+    Returns a key of ``ALLOWED``. Raises ``UnsupportedFormat`` for a format we
+    recognise but refuse, ``InvalidImage`` for bytes that are no image we know.
+    """
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        brands = _ftyp_brands(data)
+        if brands & {b"avif", b"avis"}:
+            return "avif"
+        if brands & _HEIF_BRANDS:
+            raise UnsupportedFormat(
+                "HEIC/HEIF images are not supported; send JPEG, PNG, GIF, WebP or AVIF"
+            )
+    refused = _recognise_refused(head)
+    if refused:
+        raise UnsupportedFormat(
+            f"{refused} images are not supported; send JPEG, PNG, GIF, WebP or AVIF"
+        )
+    raise InvalidImage("the data is not an image in a format imgsvc recognises")
+
+
+def _ftyp_brands(data: bytes) -> set[bytes]:
+    size = int.from_bytes(data[0:4], "big")
+    box = data[8 : min(max(size, 16), 4096)]
+    brands = {box[0:4]}
+    brands.update(box[i : i + 4] for i in range(8, len(box) - 3, 4))
+    return brands
+
+
+def _recognise_refused(head: bytes) -> str | None:
+    signatures = [
+        ((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), "TIFF"),
+        ((b"BM",), "BMP"),
+        ((b"8BPS",), "PSD"),
+        ((b"\x00\x00\x01\x00", b"\x00\x00\x02\x00"), "ICO"),
+        ((b"%PDF",), "PDF"),
+        ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "), "JPEG XL"),
+        ((b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51"), "JPEG 2000"),
+        ((b"qoif",), "QOI"),
+        ((b"DDS ",), "DDS"),
+        ((b"#?RADIANCE", b"#?RGBE"), "HDR"),
+    ]
+    for prefixes, name in signatures:
+        if head.startswith(prefixes):
+            return name
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")):
+        return "SVG"
+    return None
+
+
+def open_image(data: bytes, limits: Limits) -> tuple[Image.Image, SourceInfo]:
+    """Open ``data`` lazily and check every limit before any pixel is decoded.
+
+    Raises ``UploadTooLarge`` (bytes), ``UnsupportedFormat`` / ``InvalidImage``
+    (format), ``ImageRefused`` (pixels, frames, decompression bomb).
+    """
+    if len(data) > limits.max_bytes:
+        raise UploadTooLarge(f"the image is {len(data)} bytes; the limit is {limits.max_bytes}")
+    if not data:
+        raise InvalidImage("the file is empty")
+    kind = sniff(data)
+    fmt = ALLOWED[kind]
+    try:
+        im = Image.open(io.BytesIO(data), formats=[fmt.name])
+        width, height = im.size
+        _check_pixels(width, height, 1, limits)
+        frames = getattr(im, "n_frames", 1) if kind in ANIMATED_FORMATS else 1
+        orientation = _orientation(im)
+    except Image.DecompressionBombError as exc:
+        raise ImageRefused(
+            f"refused as a decompression bomb: {exc}", code="too_many_pixels"
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise InvalidImage(f"the {kind.upper()} data cannot be read: {exc}") from exc
+    _check_pixels(width, height, frames, limits)
+    upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    info = SourceInfo(kind, fmt.ext, fmt.content_type, *upright, frames, orientation, len(data))
+    return im, info
+
+
+def _check_pixels(width: int, height: int, frames: int, limits: Limits) -> None:
+    if width < 1 or height < 1:
+        raise InvalidImage(f"the image has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise ImageRefused(
+            f"the image is {width}x{height} = {width * height} pixels; "
+            f"the limit is {limits.max_pixels}",
+            code="too_many_pixels",
+        )
+    if frames > limits.max_frames:
+        raise ImageRefused(
+            f"the animation has {frames} frames; the limit is {limits.max_frames}",
+            code="too_many_frames",
+        )
+    if width * height * frames > limits.max_pixels:
+        raise ImageRefused(
+            f"the animation has {frames} frames of {width}x{height}, "
+            f"{width * height * frames} pixels in all; the limit is {limits.max_pixels}",
+            code="too_many_pixels",
+        )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a malformed EXIF block must not sink an otherwise good photo
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -1,0 +1,199 @@
+"""ImageService: the one core that HTTP, CLI and workers call.
+
+Ties the pure pipeline and naming to a storage backend and owns the write
+protocol that keeps every stored set complete:
+
+1. conversions first (in parallel), then the original, then the manifest, so the
+   presence of a manifest means the set is complete;
+2. only after the manifest: removal of objects the previous set had and the new one
+   does not;
+3. on failure, removal of everything this attempt wrote that no earlier complete set
+   vouches for. When storage is down that removal is retried in the background.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .cleanup import Janitor
+from .description import build_manifest, describe, fingerprint, manifest_keys
+from .errors import ImgsvcError, NotFound, StorageUnavailable
+from .naming import (
+    conversion_key,
+    image_prefix,
+    manifest_key,
+    new_media_id,
+    original_key,
+    parse_media_id,
+    safe_file_base,
+)
+from .pipeline import Conversion, convert
+from .settings import Settings
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+CONVERSION_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MANIFEST_CACHE_CONTROL = "no-cache"
+
+
+class ImageService:
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.settings = settings
+        self.storage = storage
+        self._io = ThreadPoolExecutor(settings.storage_threads, thread_name_prefix="imgsvc-io")
+        self.janitor = Janitor(storage)
+
+    def close(self) -> None:
+        self._io.shutdown(wait=True)
+        self.janitor.close()
+
+    # -- ingest -------------------------------------------------------------------
+
+    def ingest(
+        self, data: bytes, filename: str | None = None, media_id: str | None = None
+    ) -> dict[str, Any]:
+        """Convert and store one upload; return its description.
+
+        Raises the pipeline's errors for refused input (nothing is written then)
+        and ``StorageUnavailable`` when storage fails (what was written is removed).
+        """
+        media_id = parse_media_id(media_id) if media_id else new_media_id()
+        file_base = safe_file_base(filename)
+        conversion = convert(data, self.settings)
+        orig_key = original_key(
+            self.settings.key_prefix, media_id, file_base, conversion.source.ext
+        )
+        manifest = self._store(media_id, file_base, orig_key, conversion, original=data)
+        return self._describe(manifest)
+
+    def reconvert(self, media_id: str) -> dict[str, Any]:
+        """Re-convert a stored image from its original with the current settings.
+
+        The original is read, never written; the manifest is replaced only when the
+        new conversions are all stored.
+        """
+        previous = self.manifest(media_id)
+        orig_key = previous["original"]["key"]
+        data = self.storage.get(orig_key).data
+        conversion = convert(data, self.settings)
+        manifest = self._store(media_id, previous["file_base"], orig_key, conversion, None)
+        return self._describe(manifest)
+
+    def _store(
+        self,
+        media_id: str,
+        file_base: str,
+        orig_key: str,
+        conversion: Conversion,
+        original: bytes | None,
+    ) -> dict[str, Any]:
+        prefix = self.settings.key_prefix
+        keys = [
+            conversion_key(prefix, media_id, file_base, v.size, v.width, v.format)
+            for v in conversion.variants
+        ]
+        manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, self.settings)
+        previous = self._manifest_or_none(media_id)
+        kept = manifest_keys(previous) if previous else set()
+        attempted: list[str] = []
+        try:
+            puts = []
+            for variant, key in zip(conversion.variants, keys, strict=True):
+                attempted.append(key)
+                puts.append(
+                    self._io.submit(
+                        self.storage.put,
+                        key,
+                        variant.data,
+                        f"image/{variant.format}",
+                        CONVERSION_CACHE_CONTROL,
+                    )
+                )
+            for future in puts:
+                future.result()
+            if original is not None:
+                attempted.append(orig_key)
+                self.storage.put(orig_key, original, conversion.source.content_type)
+            attempted.append(manifest_key(prefix, media_id))
+            self._put_manifest(manifest)
+        except BaseException:
+            for future in puts:
+                future.cancel()
+            self._discard([k for k in attempted if k not in kept])
+            raise
+        if previous:
+            self._discard(kept - manifest_keys(manifest))
+        return manifest
+
+    def _put_manifest(self, manifest: dict[str, Any]) -> None:
+        body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        key = manifest_key(self.settings.key_prefix, manifest["id"])
+        self.storage.put(key, body, "application/json", MANIFEST_CACHE_CONTROL)
+
+    def _discard(self, keys: Iterable[str]) -> None:
+        keys = sorted(set(keys))
+        if not keys:
+            return
+        try:
+            self.storage.delete(keys)
+        except StorageUnavailable:
+            log.warning("storage down; %d objects queued for removal", len(keys))
+            self.janitor.schedule(keys)
+
+    # -- read and delete -------------------------------------------------------------
+
+    def manifest(self, media_id: str) -> dict[str, Any]:
+        """The stored manifest; ``NotFound`` when the image has none (or no valid one)."""
+        media_id = _lookup_id(media_id)
+        stored = self.storage.get(manifest_key(self.settings.key_prefix, media_id))
+        try:
+            manifest = json.loads(stored.data)
+            manifest_keys(manifest)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NotFound(f"image {media_id} has no valid manifest") from exc
+        return manifest  # type: ignore[no-any-return]
+
+    def _manifest_or_none(self, media_id: str) -> dict[str, Any] | None:
+        try:
+            return self.manifest(media_id)
+        except NotFound:
+            return None
+
+    def describe(self, media_id: str) -> dict[str, Any]:
+        return self._describe(self.manifest(media_id))
+
+    def _describe(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        return describe(manifest, self.settings.public_base_url, self.settings.primary_format)
+
+    def srcset(self, media_id: str) -> str:
+        return str(self.describe(media_id)["srcset"])
+
+    def delete(self, media_id: str) -> None:
+        """Remove the manifest first (the set stops being complete), then every object."""
+        media_id = _lookup_id(media_id)
+        prefix = image_prefix(self.settings.key_prefix, media_id)
+        mkey = manifest_key(self.settings.key_prefix, media_id)
+        keys = list(self.storage.list(prefix))
+        if not keys:
+            raise NotFound(f"no image {media_id}")
+        self.storage.delete([mkey])
+        self.storage.delete([k for k in keys if k != mkey])
+
+    def is_current(self, manifest: dict[str, Any]) -> bool:
+        return manifest.get("fingerprint") == fingerprint(self.settings)
+
+    def check_ready(self) -> None:
+        self.storage.ping()
+
+
+def _lookup_id(media_id: str) -> str:
+    """An id in a lookup that is not a UUID cannot exist: 404, not 400."""
+    try:
+        return parse_media_id(media_id)
+    except ImgsvcError as exc:
+        raise NotFound(f"no image {media_id!r}") from exc

@@ -1,0 +1,199 @@
+"""Settings, built once at start-up: built-in defaults < TOML file < ``IMGSVC_*`` env.
+
+Nothing here runs at import time. ``Settings.load()`` is called by the app factory
+and by the CLI entry point; everything else receives the frozen result. A TOML key
+is the variable's name without ``IMGSVC_`` in lower case; sizes are ``[[sizes]]``
+tables with ``name`` and ``width``, smallest first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+WEBP_MAX_SIDE = 16383
+OUTPUT_FORMATS = ("webp", "avif")
+_SIZE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """One srcset size: its name appears in object keys, its width in the srcset."""
+
+    name: str
+    width: int
+
+
+DEFAULT_SIZES = (Size("sm", 480), Size("md", 768), Size("lg", 1280), Size("xl", 1920))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    storage: str = "file"
+    file_root: Path = Path("var/media")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    public_base_url: str = ""
+    key_prefix: str = "media"
+    sizes: tuple[Size, ...] = DEFAULT_SIZES
+    webp_quality: int = 80
+    avif_quality: int = 60
+    formats: tuple[str, ...] = ("webp",)
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000
+    max_frames: int = 1000
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    storage_threads: int = 8
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build the settings from defaults, the TOML file and the environment.
+
+        ``config_file`` defaults to ``$IMGSVC_CONFIG``; ``overrides`` (already typed
+        values, used by tests and the CLI) win over everything. Raises
+        ``ConfigError`` naming the setting when a value is unusable.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = config_file or env.get("IMGSVC_CONFIG")
+        if path:
+            values.update(_read_toml(Path(path)))
+        for f in fields(cls):
+            raw = env.get(f"IMGSVC_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        typed = {name: _coerce(name, value) for name, value in values.items()}
+        typed.update(overrides)
+        return cls(**typed).resolved()
+
+    def resolved(self) -> Settings:
+        """Validate and fill the defaults that depend on other settings."""
+        _validate(self)
+        base = self.public_base_url or _default_public_base(self)
+        return replace(self, public_base_url=base.rstrip("/"))
+
+    @property
+    def primary_format(self) -> str:
+        """The format of the srcset: WebP, whatever else is configured beside it."""
+        return "webp"
+
+    def quality_for(self, fmt: str) -> int:
+        return self.webp_quality if fmt == "webp" else self.avif_quality
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"IMGSVC_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"IMGSVC_CONFIG: {path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{_env_name(name)}: expected an integer, got {value!r}")
+    try:
+        return int(str(value).replace("_", ""))
+    except ValueError as exc:
+        raise ConfigError(f"{_env_name(name)}: expected an integer, got {value!r}") from exc
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _as_sizes(name: str, value: Any) -> tuple[Size, ...]:
+    """Sizes come as TOML tables or, from the environment, as ``sm=480,md=768``."""
+    if isinstance(value, str):
+        pairs = [item.partition("=") for item in _as_list(value)]
+        value = [{"name": n.strip(), "width": w.strip()} for n, _, w in pairs]
+    try:
+        return tuple(Size(str(item["name"]), _as_int(name, item["width"])) for item in value)
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{_env_name(name)}: each size needs a name and a width, got {value!r}"
+        ) from exc
+
+
+_COERCE: dict[str, Callable[[str, Any], Any]] = {
+    "file_root": lambda _n, v: Path(v),
+    "sizes": _as_sizes,
+    "formats": lambda _n, v: tuple(f.lower() for f in _as_list(v)),
+    "api_tokens": lambda _n, v: _as_list(v),
+}
+_INTS = {f.name for f in fields(Settings) if f.type == "int"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in _COERCE:
+        return _COERCE[name](name, value)
+    if name in _INTS:
+        return _as_int(name, value)
+    return str(value)
+
+
+def _env_name(name: str) -> str:
+    return f"IMGSVC_{name.upper()}"
+
+
+def _validate(s: Settings) -> None:
+    def need(ok: bool, name: str, why: str) -> None:
+        if not ok:
+            raise ConfigError(f"{_env_name(name)}: {why}")
+
+    need(s.storage in ("file", "s3"), "storage", f"must be 'file' or 's3', got {s.storage!r}")
+    need(s.storage != "s3" or bool(s.s3_bucket), "s3_bucket", "is required when storage is s3")
+    need(bool(s.sizes), "sizes", "at least one size is required")
+    names = [size.name for size in s.sizes]
+    widths = [size.width for size in s.sizes]
+    need(len(set(names)) == len(names), "sizes", f"size names must be unique, got {names}")
+    for size in s.sizes:
+        need(bool(_SIZE_NAME.match(size.name)), "sizes", f"bad size name {size.name!r}")
+        need(1 <= size.width <= WEBP_MAX_SIDE, "sizes", f"width {size.width} out of 1..16383")
+    need(widths == sorted(set(widths)), "sizes", f"widths must ascend strictly, got {widths}")
+    need(0 <= s.webp_quality <= 100, "webp_quality", "must be within 0..100")
+    need(0 <= s.avif_quality <= 100, "avif_quality", "must be within 0..100")
+    need("webp" in s.formats, "formats", "must include 'webp' (the srcset format)")
+    for fmt in s.formats:
+        need(fmt in OUTPUT_FORMATS, "formats", f"unknown format {fmt!r}")
+    need(len(set(s.formats)) == len(s.formats), "formats", "formats must be unique")
+    need(s.max_upload_bytes > 0, "max_upload_bytes", "must be positive")
+    need(s.max_pixels > 0, "max_pixels", "must be positive")
+    need(s.max_frames > 0, "max_frames", "must be positive")
+    need(s.storage_threads > 0, "storage_threads", "must be positive")
+    need(
+        all(part and part not in (".", "..") for part in s.key_prefix.split("/"))
+        or s.key_prefix == "",
+        "key_prefix",
+        f"must be a plain path such as 'news-by', got {s.key_prefix!r}",
+    )
+
+
+def _default_public_base(s: Settings) -> str:
+    if s.storage == "file":
+        return "/media"
+    if s.s3_endpoint_url:
+        return f"{s.s3_endpoint_url.rstrip('/')}/{s.s3_bucket}"
+    return f"https://{s.s3_bucket}.s3.{s.s3_region}.amazonaws.com"

@@ -1,0 +1,132 @@
+"""The HTTP API (v1): thin views over ImageService, one error handler for everything."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory, url_for
+from werkzeug.exceptions import HTTPException
+
+from .errors import (
+    BadRequest,
+    ImgsvcError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    UploadTooLarge,
+)
+from .service import CONVERSION_CACHE_CONTROL, ImageService
+
+log = logging.getLogger(__name__)
+api = Blueprint("imgsvc", __name__)
+
+
+def service() -> ImageService:
+    return current_app.extensions["imgsvc"]  # type: ignore[no-any-return]
+
+
+def require_write_token() -> None:
+    tokens = service().settings.api_tokens
+    if not tokens:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    ok = False
+    for token in tokens:  # compare with every token so timing says nothing about which
+        ok |= hmac.compare_digest(given.strip().encode(), token.encode())
+    if scheme.lower() != "bearer" or not ok:
+        raise Unauthorized("writes need 'Authorization: Bearer <token>' with a valid token")
+
+
+@api.post("/v1/images")
+def upload() -> tuple[Response, int, dict[str, str]]:
+    require_write_token()
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest("send the image as multipart/form-data with a field named 'file'")
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("the form has no field named 'file'", code="missing_file")
+    limit = service().settings.max_upload_bytes
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise UploadTooLarge(f"the file is over the limit of {limit} bytes")
+    description = service().ingest(data, upload.filename, request.form.get("media_id") or None)
+    location = url_for("imgsvc.get_image", media_id=description["id"])
+    return jsonify(description), 201, {"Location": location}
+
+
+@api.get("/v1/images/<media_id>")
+def get_image(media_id: str) -> Response:
+    return jsonify(service().describe(media_id))
+
+
+@api.get("/v1/images/<media_id>/srcset")
+def get_srcset(media_id: str) -> Response:
+    return Response(service().srcset(media_id), mimetype="text/plain")
+
+
+@api.delete("/v1/images/<media_id>")
+def delete_image(media_id: str) -> tuple[str, int]:
+    require_write_token()
+    service().delete(media_id)
+    return "", 204
+
+
+@api.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    try:
+        service().check_ready()
+    except ServiceUnavailable as exc:
+        return jsonify({"status": "unavailable", "reason": exc.message}), 503
+    return jsonify({"status": "ok"}), 200
+
+
+@api.get("/media/<path:key>")
+def media(key: str) -> Response:
+    """Local file storage, served for the embedded default; S3 serves itself."""
+    settings = service().settings
+    if settings.storage != "file":
+        raise NotFound("media is served by the object storage, not by imgsvc")
+    response = send_from_directory(settings.file_root.resolve(), key, max_age=None)
+    if "/conversions/" in key:
+        response.headers["Cache-Control"] = CONVERSION_CACHE_CONTROL
+    return response
+
+
+@api.app_errorhandler(ImgsvcError)
+def handle_imgsvc_error(exc: ImgsvcError) -> tuple[Response, int, dict[str, str]]:
+    headers: dict[str, str] = {}
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+        log.warning("%s: %s", exc.code, exc.message)
+    return jsonify(exc.to_dict()), exc.status_code, headers
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+@api.app_errorhandler(HTTPException)
+def handle_http_error(exc: HTTPException) -> tuple[Response, int, dict[str, Any]]:
+    status = exc.code or 500
+    body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": exc.description}}
+    return jsonify(body), status, dict(exc.get_headers()) | {"Content-Type": "application/json"}
+
+
+@api.app_errorhandler(Exception)
+def handle_unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error")
+    body = {"error": {"code": "internal_error", "message": "an unexpected error occurred"}}
+    return jsonify(body), 500
