@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run test lint format bench clean
+.PHONY: install install-test browser run test lint format bench install-bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=python3.11-or-newer"; exit 1; }
@@ -32,8 +32,14 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/imgsvc serve --host $(HOST) --port $(PORT)
 
+## Browser tests drive Debian's chromium (a downloaded browser does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 ## Lint, then every test (starts its own SeaweedFS; needs no running services).
-test: install-test
+test: install-test browser
 	$(BIN)/ruff check imgsvc tests benchmarks
 	$(BIN)/python -m pytest
 

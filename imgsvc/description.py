@@ -70,6 +70,7 @@ def build_manifest(
             }
             for v, key in zip(conversion.variants, variant_keys, strict=True)
         ],
+        "placeholder": conversion.placeholder.to_dict(),
     }
 
 
@@ -92,5 +93,6 @@ def describe(manifest: dict[str, Any], base_url: str, fmt: str = "webp") -> dict
         "frames": manifest.get("frames", 1),
         "variants": variants,
         "original": original,
+        "placeholder": manifest.get("placeholder"),
         "fingerprint": manifest["fingerprint"],
     }

@@ -17,6 +17,7 @@ from PIL import Image, ImageSequence
 
 from .colour import to_srgb
 from .errors import ImageRefused, ImgsvcError, InvalidImage
+from .placeholder import Placeholder, make_placeholder
 from .planning import PlannedVariant, plan_variants
 from .probe import Limits, SourceInfo, open_image
 from .settings import Settings
@@ -49,6 +50,7 @@ class EncodedVariant:
 class Conversion:
     source: SourceInfo
     variants: list[EncodedVariant]
+    placeholder: Placeholder
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -65,9 +67,10 @@ def convert(data: bytes, settings: Settings) -> Conversion:
     plan = plan_variants(source.width, source.height, settings.sizes)
     try:
         if source.animated:
-            variants = _convert_animation(im, source, plan, settings)
+            variants, smallest = _convert_animation(im, source, plan, settings)
         else:
-            variants = _convert_still(im, source, plan, settings)
+            variants, smallest = _convert_still(im, source, plan, settings)
+        placeholder = make_placeholder(smallest)
     except ImgsvcError:
         raise
     except Image.DecompressionBombError as exc:
@@ -78,12 +81,12 @@ def convert(data: bytes, settings: Settings) -> Conversion:
         raise InvalidImage(f"the {source.format.upper()} data cannot be decoded: {exc}") from exc
     finally:
         im.close()
-    return Conversion(source, variants)
+    return Conversion(source, variants, placeholder)
 
 
 def _convert_still(
     im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
-) -> list[EncodedVariant]:
+) -> tuple[list[EncodedVariant], Image.Image]:
     largest = plan[-1]
     swap = source.orientation in (5, 6, 7, 8)
     raw_target = (largest.height, largest.width) if swap else (largest.width, largest.height)
@@ -99,7 +102,7 @@ def _convert_still(
 
 def _convert_animation(
     im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
-) -> list[EncodedVariant]:
+) -> tuple[list[EncodedVariant], Image.Image]:
     largest = plan[-1]
     frames: list[Image.Image] = []
     durations: list[int] = []
@@ -118,8 +121,11 @@ def _encode_cascade(
     plan: Sequence[PlannedVariant],
     settings: Settings,
     animated: dict[str, object] | None,
-) -> list[EncodedVariant]:
-    """Derive each smaller width from the next larger one; encode each as soon as it exists."""
+) -> tuple[list[EncodedVariant], Image.Image]:
+    """Derive each smaller width from the next larger one; encode each as soon as it exists.
+
+    Returns the variants and the smallest image (the first frame of an animation).
+    """
     formats = ("webp",) if animated else settings.formats
     jobs: list[tuple[PlannedVariant, str, Future[bytes]]] = []
     with ThreadPoolExecutor(max_workers=min(4, len(plan) * len(formats))) as pool:
@@ -135,7 +141,7 @@ def _encode_cascade(
             for step, fmt, future in jobs
         ]
     order = {name: i for i, name in enumerate(settings.formats)}
-    return sorted(results, key=lambda v: (order[v.format], v.width))
+    return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
 
 
 def _working_mode(im: Image.Image) -> Image.Image:

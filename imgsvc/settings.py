@@ -32,6 +32,7 @@ class Size:
 
 
 DEFAULT_SIZES = (Size("sm", 480), Size("md", 768), Size("lg", 1280), Size("xl", 1920))
+DEFAULT_SIZES_PRESETS = {"full": "100vw", "article": "(min-width: 1024px) 720px, 100vw"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class Settings:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     storage_threads: int = 8
     broker_url: str = "redis://127.0.0.1:6379/0"
+    #: Named ``sizes`` attribute values for the template helpers (TOML table only).
+    sizes_presets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SIZES_PRESETS))
 
     @classmethod
     def load(
@@ -137,11 +140,18 @@ def _as_sizes(name: str, value: Any) -> tuple[Size, ...]:
         ) from exc
 
 
+def _as_presets(name: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a TOML table of name = \"sizes value\"")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "file_root": lambda _n, v: Path(v),
     "sizes": _as_sizes,
     "formats": lambda _n, v: tuple(f.lower() for f in _as_list(v)),
     "api_tokens": lambda _n, v: _as_list(v),
+    "sizes_presets": lambda n, v: _as_presets(n, v),
 }
 _INTS = {f.name for f in fields(Settings) if f.type == "int"}
 
