@@ -34,7 +34,7 @@ def test_list_pages_through_everything(s3_storage: S3Storage) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: s3_storage.put(k, b"x", "text/plain"), keys))
     assert list(s3_storage.list("p/")) == keys  # > 1000: crosses a page boundary
-    s3_storage.delete(keys + ["p/never-existed"])
+    s3_storage.delete([*keys, "p/never-existed"])
     assert list(s3_storage.list("p/")) == []
 
 
