@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from gunicorn.app.base import Application
 
 from .settings import Settings
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 
 
-class GunicornServer(BaseApplication):  # type: ignore[misc]
+class GunicornServer(Application):  # type: ignore[misc]
     """Builds the app in each worker after the fork, so each has its own S3 client."""
 
     def __init__(self, settings: Settings, options: dict[str, Any], config_file: Path | None):
@@ -23,6 +23,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         self.options = options
         self.config_file = config_file
         super().__init__()
+
+    def init(self, parser: Any, opts: Any, args: Any) -> None:
+        """Unused: options come from the config file and ``imgsvc serve``, not argv."""
 
     def load_config(self) -> None:
         if self.config_file and self.config_file.is_file():

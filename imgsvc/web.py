@@ -121,7 +121,11 @@ _HTTP_CODES = {
 @api.app_errorhandler(HTTPException)
 def handle_http_error(exc: HTTPException) -> tuple[Response, int, dict[str, Any]]:
     status = exc.code or 500
-    body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": exc.description}}
+    message = exc.description
+    if status == 413:
+        limit = service().settings.max_upload_bytes
+        message = f"the upload is larger than the limit of {limit} bytes"
+    body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": message}}
     return jsonify(body), status, dict(exc.get_headers()) | {"Content-Type": "application/json"}
 
 
