@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -64,10 +65,8 @@ def call(method: str, url: str, body: bytes | None = None, ctype: str | None = N
     host, _, path = url.removeprefix("http://").partition("/")
     conn = http.client.HTTPConnection(host, timeout=60)
     try:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             conn.request(method, "/" + path, body, {"Content-Type": ctype} if ctype else {})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         response = conn.getresponse()
         return response.status, dict(response.headers), response.read()
     finally:
