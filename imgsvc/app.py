@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import templating
 from .service import ImageService
 from .settings import Settings
 from .storage import Storage, create_storage
+from .ui import ui
 from .web import api
 
 #: Room for the multipart envelope around a file of exactly the byte limit.
@@ -27,4 +29,6 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["imgsvc"] = service
     app.register_blueprint(api)
+    templating.init_app(app)
+    app.register_blueprint(ui)
     return app
