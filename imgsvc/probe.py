@@ -138,14 +138,19 @@ def open_image(data: bytes, limits: Limits) -> tuple[Image.Image, SourceInfo]:
         width, height = im.size
         _check_pixels(width, height, 1, limits)
         frames = getattr(im, "n_frames", 1) if kind in ANIMATED_FORMATS else 1
-        orientation = _orientation(im)
     except Image.DecompressionBombError as exc:
+        # Pillow's message quotes its own process-wide limit, not ours.
         raise ImageRefused(
-            f"refused as a decompression bomb: {exc}", code="too_many_pixels"
+            f"refused as a decompression bomb: the header claims far more than "
+            f"{limits.max_pixels} pixels",
+            code="too_many_pixels",
         ) from exc
+    except Image.UnidentifiedImageError as exc:
+        raise InvalidImage(f"the {kind.upper()} data is truncated or corrupt") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise InvalidImage(f"the {kind.upper()} data cannot be read: {exc}") from exc
     _check_pixels(width, height, frames, limits)
+    orientation = _orientation(im)
     upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     info = SourceInfo(kind, fmt.ext, fmt.content_type, *upright, frames, orientation, len(data))
     return im, info
@@ -174,6 +179,10 @@ def _check_pixels(width: int, height: int, frames: int, limits: Limits) -> None:
 
 
 def _orientation(im: Image.Image) -> int:
+    if im.format == "PNG" and "exif" not in im.info:
+        # Pillow looks for an eXIf chunk after the image data by decoding every pixel;
+        # this module reads headers only, so only an eXIf chunk before IDAT counts.
+        return 1
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # a malformed EXIF block must not sink an otherwise good photo
