@@ -75,15 +75,28 @@ class FileStorage:
             directory = directory.parent
 
     def list(self, prefix: str) -> Iterator[str]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in sorted(filenames):
-                if name.startswith(".tmp-"):
-                    continue
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    yield key
+        """Keys in S3's order (lexicographic), walking only the prefix's directory."""
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self._path(base) if base else self.root
+        for key in self._walk(start, base):
+            if key.startswith(prefix):
+                yield key
+
+    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot list {rel or '/'}: {exc.strerror}") from exc
+        # A directory sorts as "name/", exactly where S3 would put the keys inside it.
+        entries.sort(key=lambda e: e.name + "/" if e.is_dir() else e.name)
+        for entry in entries:
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir():
+                yield from self._walk(Path(entry.path), key)
+            elif not entry.name.startswith(".tmp-"):
+                yield key
 
     def ping(self) -> None:
         try:
