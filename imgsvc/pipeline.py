@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PIL import Image, ImageSequence
+from PIL import Image, ImageChops, ImageSequence
 
 from .colour import to_srgb
 from .errors import ImageRefused, ImgsvcError, InvalidImage
@@ -23,7 +23,7 @@ from .probe import Limits, SourceInfo, open_image
 from .settings import Settings
 
 #: Bumped whenever a change here alters the output; part of the manifest fingerprint.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 WEBP_METHOD = 4
 
 _TRANSPOSE = {
@@ -87,14 +87,12 @@ def convert(data: bytes, settings: Settings) -> Conversion:
 def _convert_still(
     im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
 ) -> tuple[list[EncodedVariant], Image.Image]:
-    largest = plan[-1]
-    swap = source.orientation in (5, 6, 7, 8)
-    raw_target = (largest.height, largest.width) if swap else (largest.width, largest.height)
+    raw_target = _raw_target(plan[-1], source.orientation)
     if source.format == "jpeg":
         im.draft(im.mode, raw_target)
     icc = im.info.get("icc_profile")
     im.load()
-    work = _working_mode(im)
+    work = _working_mode(_plain_cmyk(im) if source.format == "jpeg" else im)
     top = _resize(work, raw_target, first=True)
     top = _upright(to_srgb(_finish(top), icc), source.orientation)
     return _encode_cascade([top], plan, settings, animated=None)
@@ -103,15 +101,15 @@ def _convert_still(
 def _convert_animation(
     im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
 ) -> tuple[list[EncodedVariant], Image.Image]:
-    largest = plan[-1]
+    raw_target = _raw_target(plan[-1], source.orientation)
     frames: list[Image.Image] = []
     durations: list[int] = []
     icc = im.info.get("icc_profile")
     for frame in ImageSequence.Iterator(im):
+        rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
         durations.append(int(frame.info.get("duration", 100)) or 100)
-        work = _working_mode(frame.convert("RGBA"))
-        top = _resize(work, (largest.width, largest.height), first=True)
-        frames.append(to_srgb(_finish(top), icc))
+        top = _resize(_working_mode(rgba), raw_target, first=True)
+        frames.append(_upright(to_srgb(_finish(top), icc), source.orientation))
     timing = {"duration": durations, "loop": int(im.info.get("loop", 0))}
     return _encode_cascade(frames, plan, settings, animated=timing)
 
@@ -142,6 +140,25 @@ def _encode_cascade(
         ]
     order = {name: i for i, name in enumerate(settings.formats)}
     return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
+
+
+def _raw_target(largest: PlannedVariant, orientation: int) -> tuple[int, int]:
+    """The largest planned size as stored, before the EXIF orientation turns it upright."""
+    if orientation in (5, 6, 7, 8):
+        return largest.height, largest.width
+    return largest.width, largest.height
+
+
+def _plain_cmyk(im: Image.Image) -> Image.Image:
+    """Undo Pillow's inversion of a CMYK JPEG that has no Adobe marker.
+
+    Pillow inverts every CMYK JPEG, as Photoshop stores them inverted behind an
+    APP14 "Adobe" marker. Without that marker the samples are plain CMYK, and
+    Pillow's inversion would turn white into black.
+    """
+    if im.mode == "CMYK" and "adobe" not in im.info:
+        return ImageChops.invert(im)
+    return im
 
 
 def _working_mode(im: Image.Image) -> Image.Image:
