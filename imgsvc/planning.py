@@ -24,18 +24,28 @@ def plan_variants(
     wider than the source is made at the source's width, so the srcset always
     reaches the source's full resolution; larger sizes are not made (no upscale).
     No side exceeds ``max_side``: a very tall source caps the usable width, which
-    then plays the role of the source width. Heights keep the aspect ratio.
+    then plays the role of the source width. Heights keep the aspect ratio,
+    rounded half up.
     """
     if src_width < 1 or src_height < 1:
         raise ValueError(f"source size must be positive, got {src_width}x{src_height}")
     usable = min(src_width, max_side)
-    if round(usable * src_height / src_width) > max_side:
-        usable = max(1, int(max_side * src_width / src_height))
+    if _height(usable, src_width, src_height) > max_side:
+        usable = max(1, max_side * src_width // src_height)
     planned: list[PlannedVariant] = []
     for size in sizes:
         width = min(size.width, usable)
-        height = max(1, min(max_side, round(width * src_height / src_width)))
+        height = max(1, min(max_side, _height(width, src_width, src_height)))
         planned.append(PlannedVariant(size.name, width, height))
         if width == usable:
             break
     return planned
+
+
+def _height(width: int, src_width: int, src_height: int) -> int:
+    """The height for ``width`` at the source's aspect ratio, rounded half up.
+
+    Integer arithmetic: ``round()`` on a float rounds halves to even (270.5 -> 270
+    but 271.5 -> 272), and a float ratio can land a hair off an exact half.
+    """
+    return (2 * width * src_height + src_width) // (2 * src_width)
