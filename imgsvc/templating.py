@@ -78,6 +78,7 @@ class ImageHelpers:
 
     def srcset(self, image: Mapping[str, Any], fmt: str = PRIMARY_FORMAT) -> str:
         """``URL WIDTHw, ...`` of one format, narrowest first (plain text: escape on output)."""
+        _require_description(image)
         variants = _variants(image, fmt)
         if not variants and fmt == PRIMARY_FORMAT:
             return str(image.get("srcset", ""))

@@ -42,7 +42,9 @@ def test_upload_page_is_a_plain_form_on_package_files(client: FlaskClient) -> No
     assert 'data-fragment="/ui/images/__ID__"' in html
     assert '<option value="article">' in html  # the sizes presets are offered
     assert 'id="token"' not in html  # writes are open: no token field
-    assets = re.findall(r'(?:href|src)="([^"]+)"', html)
+    links = re.findall(r'(?:href|src)="([^"]+)"', html)
+    assert all(link.startswith(("/", "data:")) for link in links)  # nothing from elsewhere
+    assets = [link for link in links if link.startswith("/")]
     assert sorted(assets) == ["/ui/static/upload.css", "/ui/static/upload.js"]
     for asset, mimetype in zip(sorted(assets), ("text/css", "text/javascript"), strict=True):
         response = client.get(asset)
