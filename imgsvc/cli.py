@@ -111,5 +111,11 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+from .cli_bulk import reconvert, worker  # noqa: E402  (registered once the group exists)
+
+cli.add_command(reconvert)
+cli.add_command(worker)
+
+
 def main() -> None:
     cli(prog_name="imgsvc")
