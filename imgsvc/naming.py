@@ -17,6 +17,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from .errors import BadRequest
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 MAX_FILE_BASE = 100
 
 
@@ -25,13 +26,15 @@ def new_media_id() -> str:
 
 
 def parse_media_id(value: str) -> str:
-    """Accept a client's media id only as a UUID, returned in canonical form."""
-    try:
-        return str(uuid.UUID(value.strip()))
-    except (ValueError, AttributeError) as exc:
-        raise BadRequest(
-            f"media_id must be a UUID, got {value!r}", code="invalid_media_id"
-        ) from exc
+    """Accept a client's media id only as a UUID in its 8-4-4-4-12 form (any case).
+
+    Returned in lower case. ``uuid.UUID`` alone would also take braces, ``urn:uuid:``
+    prefixes, bare hex and hyphens anywhere: one image, many spellings.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not _CANONICAL_UUID.fullmatch(text):
+        raise BadRequest(f"media_id must be a UUID, got {value!r}", code="invalid_media_id")
+    return str(uuid.UUID(text))
 
 
 def safe_file_base(filename: str | None) -> str:

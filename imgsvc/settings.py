@@ -109,7 +109,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        raise ConfigError(f"IMGSVC_CONFIG: {path}: unknown setting(s) {', '.join(unknown)}")
     return data
 
 
@@ -142,7 +142,7 @@ def _as_sizes(name: str, value: Any) -> tuple[Size, ...]:
 
 def _as_presets(name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{name}: expected a TOML table of name = \"sizes value\"")
+        raise ConfigError(f'{_env_name(name)}: expected a TOML table of name = "sizes value"')
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -157,11 +157,17 @@ _INTS = {f.name for f in fields(Settings) if f.type == "int"}
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in _COERCE:
-        return _COERCE[name](name, value)
-    if name in _INTS:
-        return _as_int(name, value)
-    return str(value)
+    """Type one raw value; a TOML value of the wrong type is a ``ConfigError`` too."""
+    try:
+        if name in _COERCE:
+            return _COERCE[name](name, value)
+        if name in _INTS:
+            return _as_int(name, value)
+    except TypeError as exc:  # e.g. ``file_root = 5`` or ``formats = 5`` in the TOML file
+        raise ConfigError(f"{_env_name(name)}: unusable value {value!r}") from exc
+    if not isinstance(value, str):
+        raise ConfigError(f"{_env_name(name)}: expected a string, got {value!r}")
+    return value
 
 
 def _env_name(name: str) -> str:
