@@ -56,6 +56,15 @@ class Settings:
     broker_url: str = "redis://127.0.0.1:6379/0"
     #: Named ``sizes`` attribute values for the template helpers (TOML table only).
     sizes_presets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SIZES_PRESETS))
+    #: Conversions one process runs at once; more wait up to ``queue_timeout`` s, then 503.
+    max_concurrent_conversions: int = 2
+    queue_timeout: float = 10.0
+    #: Seconds a client has to send a whole request body before it gets 408.
+    upload_timeout: float = 120.0
+    #: Browser origins allowed to call the API (CORS), e.g. ``https://cms.example.com``.
+    cors_origins: tuple[str, ...] = ()
+    #: Let ``imgsvc serve`` bind beyond loopback with no ``api_tokens`` (open writes).
+    insecure_open_writes: bool = False
 
     @classmethod
     def load(
@@ -152,6 +161,10 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "formats": lambda _n, v: tuple(f.lower() for f in _as_list(v)),
     "api_tokens": lambda _n, v: _as_list(v),
     "sizes_presets": lambda n, v: _as_presets(n, v),
+    "queue_timeout": lambda n, v: _as_seconds(n, v),
+    "upload_timeout": lambda n, v: _as_seconds(n, v),
+    "cors_origins": lambda _n, v: tuple(o.rstrip("/") for o in _as_list(v)),
+    "insecure_open_writes": lambda n, v: _as_bool(n, v),
 }
 _INTS = {f.name for f in fields(Settings) if f.type == "int"}
 
@@ -205,6 +218,15 @@ def _validate(s: Settings) -> None:
         "key_prefix",
         f"must be a plain path such as 'news-by', got {s.key_prefix!r}",
     )
+    need(s.max_concurrent_conversions > 0, "max_concurrent_conversions", "must be positive")
+    need(0 <= s.queue_timeout <= 3600, "queue_timeout", "must be within 0..3600 seconds")
+    need(0 < s.upload_timeout <= 86400, "upload_timeout", "must be within 0..86400 seconds")
+    for origin in s.cors_origins:
+        need(
+            origin == "*" or bool(_ORIGIN.match(origin)),
+            "cors_origins",
+            f"expected origins such as 'https://cms.example.com' or '*', got {origin!r}",
+        )
 
 
 def _default_public_base(s: Settings) -> str:
@@ -213,3 +235,28 @@ def _default_public_base(s: Settings) -> str:
     if s.s3_endpoint_url:
         return f"{s.s3_endpoint_url.rstrip('/')}/{s.s3_bucket}"
     return f"https://{s.s3_bucket}.s3.{s.s3_region}.amazonaws.com"
+
+
+# -- hardening settings (back-pressure, timeouts, CORS, open writes) --------------------
+
+_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$")
+
+
+def _as_seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{_env_name(name)}: expected seconds, got {value!r}")
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{_env_name(name)}: expected seconds, got {value!r}") from exc
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{_env_name(name)}: expected true or false, got {value!r}")
