@@ -94,8 +94,7 @@ class LocalRun:
         findings = classify_stream(self.service, listing, self.options.classify_threads)
         try:
             self._consume(findings)
-            while self._inflight:
-                self._collect(block=True)
+            self._finish()
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self._terminate()
@@ -124,6 +123,10 @@ class LocalRun:
                 self.progress.advance()
             if self._inflight:
                 self._collect(block=False)
+
+    def _finish(self) -> None:
+        while self._inflight:
+            self._collect(block=True)
 
     def _count(self, listing: Listing, stop: threading.Event) -> None:
         """Count the images in a second listing so that the bar can show an ETA."""

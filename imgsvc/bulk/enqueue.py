@@ -1,0 +1,94 @@
+"""``imgsvc reconvert --enqueue``: the same scan as a local run, published to Celery.
+
+The listing streams and is classified exactly as in a local run; instead of a
+process pool, the images that need work are published in batches of media ids.
+Before each batch the queue's length is read, and publishing waits while it is
+at ``max_queued``: the queue never holds more than that, whatever the bucket's
+size, and a run enqueued against stopped workers simply pauses.
+
+The run's counters (``ledger``) let ``--status`` say what is done, failed and
+left. Workers check every image again before converting it, so enqueueing while
+an earlier run is still draining costs only duplicate manifest reads.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..description import fingerprint
+from ..service import ImageService
+from ..tasks import QUEUE, TASK_NAME, BulkConfig, create_celery
+from .ledger import Ledger
+from .local import LocalRun, RunOptions, Summary
+from .progress import Progress
+from .report import plan_lines
+from .scan import Finding, layout_base
+
+#: How long to sleep between looks at a full queue.
+BACKPRESSURE_POLL = 0.5
+
+
+class Enqueuer(LocalRun):
+    def __init__(
+        self,
+        service: ImageService,
+        options: RunOptions,
+        progress: Progress,
+        bulk: BulkConfig | None = None,
+    ) -> None:
+        super().__init__(service, options, progress)
+        self.bulk = bulk or BulkConfig.from_env()
+        settings = service.settings
+        self.fingerprint = fingerprint(settings)
+        self.app = create_celery(settings, self.bulk)
+        self.ledger = Ledger.connect(settings.broker_url, self.bulk.namespace)
+        self.prefix = layout_base(settings.key_prefix) if options.prefix is None else options.prefix
+        selection = "outdated" if options.only_outdated else "outdated, missing, orphaned"
+        self.run_id = self.ledger.start(self.prefix, selection, self.fingerprint)
+        self.enqueued = 0
+        self.batches = 0
+        self.waited = 0.0
+        self._batch: list[str] = []
+
+    def _submit(self, finding: Finding) -> None:
+        self._batch.append(finding.media_id)
+        self._submitted += 1
+        self.progress.advance()
+        if len(self._batch) >= self.bulk.batch_size:
+            self._publish()
+
+    def _publish(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        while self.ledger.queue_length(QUEUE) >= self.bulk.max_queued:
+            time.sleep(BACKPRESSURE_POLL)  # the workers are behind: wait for room
+            self.waited += BACKPRESSURE_POLL
+        # Count before publishing: a worker may settle the batch before send_task returns.
+        self.ledger.add_total(self.run_id, len(batch))
+        self.app.send_task(
+            TASK_NAME, args=[self.run_id, batch, self.options.only_outdated, self.fingerprint]
+        )
+        self.enqueued += len(batch)
+        self.batches += 1
+
+    def _finish(self) -> None:
+        self._publish()
+        self.ledger.finish(self.run_id, "done")
+
+    def _terminate(self) -> None:
+        self.ledger.finish(self.run_id, "interrupted")
+
+    def _shutdown(self) -> None:
+        self.app.close()
+
+    def report_lines(self, summary: Summary) -> list[str]:
+        opts = self.options
+        plan = plan_lines(summary.plan, self.prefix, summary.ignored_keys, opts.only_outdated)
+        head = "Interrupted: " if summary.interrupted else ""
+        return [
+            f"{head}Enqueued {self.enqueued} images in {self.batches} batches as run {self.run_id}"
+            f" (waited {self.waited:.0f}s for room in the queue).",
+            "Follow it with: imgsvc reconvert --status",
+            *plan[1:],
+        ]
