@@ -92,6 +92,42 @@ def fetch(directory: Path) -> list[Path]:
     return copied
 
 
+#: 50-megapixel sources for the peak-memory probe, upscaled from the corpus (cached):
+#: kind -> (corpus photo, size, save arguments). The JPEG keeps the elephants' detail;
+#: the PNG is the 3:2 bokeh photo, as a camera export to PNG would be.
+LARGE_SOURCES: dict[str, tuple[str, tuple[int, int], dict[str, int]]] = {
+    "jpeg": ("Elephants_5640x3172.jpg", (9440, 5310), {"quality": 90}),
+    "png": ("Ubuntu-Mate-Warm-no-logo.png", (8660, 5774), {"compress_level": 6}),
+}
+
+
+def large_source(kind: str) -> Path:
+    """A ~50 MP JPEG or PNG, made once from the corpus and kept in the cache.
+
+    Upscaled with BICUBIC because no photo in the package is that large; the memory
+    a decoder needs depends on the pixel count, not on where the pixels came from.
+    """
+    from PIL import Image
+
+    name, size, params = LARGE_SOURCES[kind]
+    target = (
+        cache_root()
+        / "generated"
+        / f"{Path(name).stem}-{size[0]}x{size[1]}.{'jpg' if kind == 'jpeg' else kind}"
+    )
+    if not target.is_file():
+        source = corpus_dir() / name
+        if not source.is_file():
+            corpus_files()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(source) as im:
+            big = im.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+        partial = target.with_suffix(".partial")
+        big.save(partial, kind.upper(), **params)
+        partial.replace(target)
+    return target
+
+
 def _run(args: list[str], cwd: Path) -> None:
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -102,6 +138,9 @@ def main() -> None:
     files = corpus_files()
     total = sum(p.stat().st_size for p in files)
     print(f"{len(files)} photos, {total / 1e6:.1f} MB in {corpus_dir()}", file=sys.stderr)
+    for kind in LARGE_SOURCES:
+        path = large_source(kind)
+        print(f"50 MP {kind}: {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
 
 
 if __name__ == "__main__":

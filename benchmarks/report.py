@@ -1,0 +1,462 @@
+"""What one run measured, and the markdown table it becomes.
+
+Every figure is kept raw here and turned into ratios only when rendered, always
+against engines measured in the same run: on a shared two-core machine an absolute
+figure says more about the neighbours than about the code, a ratio much less so.
+Nothing here asserts anything about speed; the Issue 5 targets are reported as
+met or missed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ENGINE_ORDER = ("imgsvc", "naive", "sharp", "pyvips")
+LABELS = {
+    "imgsvc": "imgsvc pipeline",
+    "naive": "naive Pillow (baseline)",
+    "sharp": "sharp",
+    "pyvips": "pyvips thumbnail",
+}
+
+
+@dataclass(slots=True)
+class Bulk:
+    engine: str
+    config: str
+    seconds: float
+    images: int
+    megapixels: float
+    bytes: int
+
+
+@dataclass(slots=True)
+class Memory:
+    engine: str
+    kind: str
+    peak_mb: float
+    seconds: float
+
+
+@dataclass(slots=True)
+class Stage:
+    name: str
+    calls: int
+    busy: float  # seconds summed over calls (threads overlap)
+    wall: float  # seconds of the union of the calls' intervals
+
+
+@dataclass(slots=True)
+class StageRun:
+    subject: str
+    wall: float
+    stages: list[Stage]
+
+
+@dataclass(slots=True)
+class Http:
+    storage: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    p50: float
+    p99: float
+    peak_rss_mb: float
+    peak_pss_mb: float
+    layout: str
+
+
+@dataclass(slots=True)
+class Results:
+    """Filled by the benchmarks as they run; rendered by the terminal summary hook."""
+
+    quick: bool = False
+    rounds: int = 0
+    machine: dict[str, str] = field(default_factory=dict)
+    tools: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    corpus: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> size, bytes
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)  # engine -> image -> s
+    bulk: list[Bulk] = field(default_factory=list)
+    outputs: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)  # bytes
+    quality: dict[str, dict[str, float]] = field(default_factory=dict)  # SSIMULACRA2 @1280
+    memory: list[Memory] = field(default_factory=list)
+    stages: list[StageRun] = field(default_factory=list)
+    http: list[Http] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def empty(self) -> bool:
+        return not (self.latency or self.bulk or self.quality or self.memory or self.http)
+
+    # -- derived figures --------------------------------------------------------------
+
+    def latency_total(self, engine: str) -> float | None:
+        """One upload at a time over the corpus: the sum of each image's best time.
+
+        Only images every measured engine converted count, so totals compare.
+        """
+        common = self._common(self.latency)
+        per = self.latency.get(engine)
+        if not per or not common:
+            return None
+        return sum(per[i] for i in common)
+
+    def latency_geomean_ratio(self, engine: str, against: str) -> float | None:
+        a, b = self.latency.get(engine), self.latency.get(against)
+        if not a or not b:
+            return None
+        ratios = [a[i] / b[i] for i in a if i in b]
+        return math.exp(statistics.fmean(math.log(r) for r in ratios)) if ratios else None
+
+    def best_bulk(self, engine: str) -> Bulk | None:
+        mine = [b for b in self.bulk if b.engine == engine]
+        return min(mine, key=lambda b: b.seconds) if mine else None
+
+    def output_bytes(self, engine: str, width: int | None = None) -> int | None:
+        common = self._common(self.outputs)
+        per = self.outputs.get(engine)
+        if not per or not common:
+            return None
+        return sum(
+            n for image in common for w, n in per[image].items() if width is None or w == width
+        )
+
+    def mean_quality(self, engine: str) -> float | None:
+        common = self._common(self.quality)
+        per = self.quality.get(engine)
+        if not per or not common:
+            return None
+        return statistics.fmean(per[i] for i in common)
+
+    def memory_of(self, engine: str, kind: str) -> float | None:
+        found = [m.peak_mb for m in self.memory if m.engine == engine and m.kind == kind]
+        return found[0] if found else None
+
+    @staticmethod
+    def _common(table: dict[str, dict[str, Any]]) -> list[str]:
+        sets = [set(v) for v in table.values() if v]
+        if not sets:
+            return []
+        common = set.intersection(*sets)
+        return sorted(common)
+
+    # -- output -----------------------------------------------------------------------
+
+    def write(self, directory: Path = RESULTS_DIR) -> Path:
+        """Write latest.md (committed) and latest.json (ignored by git); return the .md."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "latest.json").write_text(json.dumps(asdict(self), indent=1, default=str))
+        path = directory / "latest.md"
+        path.write_text(render(self))
+        return path
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def _num(value: float | None, fmt: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{fmt}}{unit}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS_DIR.parent,
+            check=False,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "imgsvc", "config"],
+            capture_output=True,
+            text=True,
+            cwd=RESULTS_DIR.parent,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() + (" (imgsvc/ modified)" if dirty.stdout.strip() else "")
+
+
+def render(r: Results) -> str:
+    """The whole report as markdown: targets first, then the figures behind them."""
+    out: list[str] = []
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    mode = "quick (IMGSVC_BENCH_QUICK=1)" if r.quick else "full"
+    megapixels = sum(c["megapixels"] for c in r.corpus.values())
+    megabytes = sum(c["bytes"] for c in r.corpus.values()) / 1e6
+    out += [
+        "# imgsvc benchmarks: latest run",
+        "",
+        f"Run {when}, commit {_commit()}, {mode} mode, {r.rounds} timed round(s) per figure. "
+        f"Corpus: {len(r.corpus)} photos from Debian's mate-backgrounds, "
+        f"{megapixels:.0f} MP, {megabytes:.1f} MB. Made by `make bench` (benchmarks/).",
+        "",
+        "Every figure comes from this one run; ratios compare engines measured side by "
+        "side (`xnaive`: against the naive Pillow baseline, `xsharp`: against sharp). "
+        "Times are the best of the rounds: on a shared machine noise only adds. "
+        "Lower is better for time, bytes and memory; higher for SSIMULACRA2.",
+        "",
+    ]
+    out += _targets(r)
+    out += _side_by_side(r)
+    out += _per_image(r)
+    out += _stages(r)
+    out += _http(r)
+    out += ["## Machine", "", "| | |", "| --- | --- |"]
+    out += [f"| {k} | {v} |" for k, v in (r.machine | r.tools).items()]
+    out.append("")
+    if r.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in r.notes] + [""]
+    return "\n".join(out)
+
+
+def _targets(r: Results) -> list[str]:
+    rows = [
+        "## Issue 5 targets",
+        "",
+        "| target | measured | ratio | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    bi, bs = r.best_bulk("imgsvc"), r.best_bulk("sharp")
+    if bi and bs:
+        ratio = bi.seconds / bs.seconds
+        rows.append(
+            f"| bulk wall time <= 0.5x sharp's | imgsvc {bi.seconds:.2f} s ({bi.config}) vs "
+            f"sharp {bs.seconds:.2f} s | {ratio:.2f}x | {_verdict(ratio <= 0.5)} |"
+        )
+    else:
+        rows.append("| bulk wall time <= 0.5x sharp's | - | - | not measured |")
+    li, ls = r.latency_total("imgsvc"), r.latency_total("sharp")
+    if li and ls:
+        geo = r.latency_geomean_ratio("imgsvc", "sharp")
+        rows.append(
+            f"| one upload's latency <= 0.75x sharp's | imgsvc {li * 1000:.0f} ms vs sharp "
+            f"{ls * 1000:.0f} ms (corpus, one at a time); per-image geomean "
+            f"{_num(geo, '.2f', 'x')} | {li / ls:.2f}x | {_verdict(li / ls <= 0.75)} |"
+        )
+    else:
+        rows.append("| one upload's latency <= 0.75x sharp's | - | - | not measured |")
+    qi, qs = r.mean_quality("imgsvc"), r.mean_quality("sharp")
+    if qi is not None and qs is not None:
+        rows.append(
+            f"| mean SSIMULACRA2 at 1280 >= sharp's | imgsvc {qi:.2f} vs sharp {qs:.2f} | "
+            f"{qi - qs:+.2f} | {_verdict(qi >= qs)} |"
+        )
+    else:
+        rows.append("| mean SSIMULACRA2 at 1280 >= sharp's | - | - | not measured |")
+    oi, os_ = r.output_bytes("imgsvc"), r.output_bytes("sharp")
+    if oi and os_:
+        rows.append(
+            f"| total bytes <= 1.02x sharp's | imgsvc {oi / 1e6:.3f} MB vs sharp "
+            f"{os_ / 1e6:.3f} MB (all widths) | {oi / os_:.3f}x | {_verdict(oi / os_ <= 1.02)} |"
+        )
+    else:
+        rows.append("| total bytes <= 1.02x sharp's | - | - | not measured |")
+    own = r.best_bulk("imgsvc")
+    for h in sorted(r.http, key=lambda h: h.storage):
+        if h.clients != 8:
+            continue
+        if own:
+            rate, base = h.requests / h.seconds, own.images / own.seconds
+            rows.append(
+                f"| HTTP, 8 clients, {h.storage} storage: >= 90% of the pipeline's throughput | "
+                f"{rate:.2f} vs {base:.2f} images/s | {rate / base:.2f}x | "
+                f"{_verdict(rate / base >= 0.9)} |"
+            )
+        rows.append(
+            f"| HTTP, 8 clients, {h.storage} storage: p99 <= 3x median | "
+            f"p99 {h.p99 * 1000:.0f} ms, p50 {h.p50 * 1000:.0f} ms ({h.requests} requests) | "
+            f"{h.p99 / h.p50:.2f}x | "
+            f"{_verdict(h.p99 / h.p50 <= 3)} |"
+        )
+    if not any(h.clients == 8 for h in r.http):
+        rows.append("| HTTP with 8 clients | - | - | not measured |")
+    for kind, limit in (("jpeg", 250), ("png", 500)):
+        mb = r.memory_of("imgsvc", kind)
+        sharp = r.memory_of("sharp", kind)
+        rows.append(
+            f"| peak RSS < {limit} MB, 50 MP {kind.upper()} | imgsvc {_num(mb, '.0f', ' MB')} "
+            f"(sharp {_num(sharp, '.0f', ' MB')}) | {_num(mb / limit if mb else None, '.2f', 'x')}"
+            f" of the limit | {_verdict(None if mb is None else mb < limit)} |"
+        )
+    return [*rows, ""]
+
+
+def _side_by_side(r: Results) -> list[str]:
+    rows = [
+        "## Side by side",
+        "",
+        "One upload: the corpus converted one image at a time (sum of per-image best times). "
+        "Bulk: the whole corpus at each engine's best measured concurrency. Bytes: all "
+        "widths of the corpus. Peak RSS: a fresh process converting one 50 MP source.",
+        "",
+        "| engine | one upload | xnaive | xsharp | bulk | xnaive | xsharp | bytes | xnaive | "
+        "xsharp | SSIMULACRA2 @1280 | bytes @1280 | RSS 50 MP JPEG | xsharp | RSS 50 MP PNG "
+        "| xsharp |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+        "---: | ---: | ---: | ---: |",
+    ]
+    engines = [e for e in ENGINE_ORDER if _measured(r, e)]
+    for e in engines:
+        lat = r.latency_total(e)
+        bulk = r.best_bulk(e)
+        bs = bulk.seconds if bulk else None
+        nb, sb = r.best_bulk("naive"), r.best_bulk("sharp")
+        ob = r.output_bytes(e)
+        q = r.mean_quality(e)
+        mj, mp = r.memory_of(e, "jpeg"), r.memory_of(e, "png")
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    LABELS[e],
+                    _num(lat * 1000 if lat else None, ".0f", " ms"),
+                    _ratio(lat, r.latency_total("naive")),
+                    _ratio(lat, r.latency_total("sharp")),
+                    f"{bs:.2f} s ({bulk.config})" if bulk else "-",
+                    _ratio(bs, nb.seconds if nb else None),
+                    _ratio(bs, sb.seconds if sb else None),
+                    _num(ob / 1e6 if ob else None, ".3f", " MB"),
+                    _ratio(ob, r.output_bytes("naive")),
+                    _ratio(ob, r.output_bytes("sharp")),
+                    _num(q, ".2f"),
+                    _num(
+                        r.output_bytes(e, 1280) / 1e3 if r.output_bytes(e, 1280) else None,
+                        ".0f",
+                        " kB",
+                    ),
+                    _num(mj, ".0f", " MB"),
+                    _ratio(mj, r.memory_of("sharp", "jpeg")),
+                    _num(mp, ".0f", " MB"),
+                    _ratio(mp, r.memory_of("sharp", "png")),
+                ]
+            )
+            + " |"
+        )
+    extra = [b for b in r.bulk if b is not r.best_bulk(b.engine)]
+    if extra:
+        rows += ["", "Other bulk configurations measured:", ""]
+        for b in sorted(extra, key=lambda b: (b.engine, b.seconds)):
+            nb = r.best_bulk("naive")
+            rows.append(
+                f"- {LABELS[b.engine]}, {b.config}: {b.seconds:.2f} s "
+                f"({_ratio(b.seconds, nb.seconds if nb else None)} naive)"
+            )
+    idle = [m for m in r.memory if m.engine == "idle"]
+    if idle:
+        floor = ", ".join(f"{m.kind.upper()} {m.peak_mb:.0f} MB" for m in idle)
+        rows += ["", f"A Python process that imports the pipeline and reads the file: {floor}."]
+    return [*rows, ""]
+
+
+def _measured(r: Results, engine: str) -> bool:
+    return bool(
+        r.latency.get(engine)
+        or r.best_bulk(engine)
+        or r.quality.get(engine)
+        or r.memory_of(engine, "jpeg")
+    )
+
+
+def _per_image(r: Results) -> list[str]:
+    if not r.latency:
+        return []
+    engines = [e for e in ENGINE_ORDER if r.latency.get(e)]
+    head = "| image | size | " + " | ".join(f"{e} ms" for e in engines)
+    head += " | imgsvc xnaive | imgsvc xsharp | SSIMULACRA2 imgsvc / sharp |"
+    rows = [
+        "## Per image: one upload's latency (best of the rounds)",
+        "",
+        head,
+        "|" + " --- |" * (len(engines) + 5),
+    ]
+    for image, info in r.corpus.items():
+        times = [r.latency.get(e, {}).get(image) for e in engines]
+        mine = r.latency.get("imgsvc", {}).get(image)
+        qi = r.quality.get("imgsvc", {}).get(image)
+        qs = r.quality.get("sharp", {}).get(image)
+        rows.append(
+            f"| {image} | {info['width']}x{info['height']} {info['format']} | "
+            + " | ".join(_num(t * 1000 if t else None, ".0f") for t in times)
+            + f" | {_ratio(mine, r.latency.get('naive', {}).get(image))}"
+            + f" | {_ratio(mine, r.latency.get('sharp', {}).get(image))}"
+            + f" | {_num(qi, '.1f')} / {_num(qs, '.1f')} |"
+        )
+    return [*rows, ""]
+
+
+def _stages(r: Results) -> list[str]:
+    if not r.stages:
+        return []
+    rows = [
+        "## Stage breakdown",
+        "",
+        "Pillow's calls timed from outside (imgsvc unchanged): `busy` adds every call's "
+        "time, `wall` is the union of their intervals, so stages that run in threads "
+        "(encode, store) have busy > wall. `untraced` is wall time no traced call covered "
+        "(Python glue, header parsing, waiting on a future).",
+        "",
+    ]
+    for run in r.stages:
+        rows += [
+            f"**{run.subject}**: {run.wall * 1000:.0f} ms in all",
+            "",
+            "| stage | calls | busy ms | wall ms | share of wall |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for s in run.stages:
+            rows.append(
+                f"| {s.name} | {s.calls} | {s.busy * 1000:.0f} | {s.wall * 1000:.0f} | "
+                f"{s.wall / run.wall:.0%} |"
+            )
+        rows.append("")
+    return rows
+
+
+def _http(r: Results) -> list[str]:
+    if not r.http:
+        return []
+    own = r.best_bulk("imgsvc")
+    rows = [
+        "## HTTP under load",
+        "",
+        "`imgsvc serve` (gunicorn, the repo's config) on loopback; each client uploads "
+        "corpus photos one after another (multipart POST /v1/images). Memory: the "
+        "gunicorn process tree, sampled every 50 ms (RSS sums count shared pages once "
+        "per process; PSS does not).",
+        "",
+        "| storage | layout | clients | requests | errors | images/s | x pipeline bulk "
+        "| p50 ms | p99 ms | p99/p50 | peak RSS sum | peak PSS sum |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for h in r.http:
+        rate = h.requests / h.seconds
+        base = own.images / own.seconds if own else None
+        rows.append(
+            f"| {h.storage} | {h.layout} | {h.clients} | {h.requests} | {h.errors} | "
+            f"{rate:.2f} | {_ratio(rate, base)} | {h.p50 * 1000:.0f} | "
+            f"{h.p99 * 1000:.0f} | {h.p99 / h.p50:.2f} | {h.peak_rss_mb:.0f} MB | "
+            f"{h.peak_pss_mb:.0f} MB |"
+        )
+    return [*rows, ""]
