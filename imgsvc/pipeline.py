@@ -110,7 +110,7 @@ def _convert_animation(
         durations.append(int(frame.info.get("duration", 100)) or 100)
         top = _resize(_working_mode(rgba), raw_target, first=True)
         frames.append(_upright(to_srgb(_finish(top), icc), source.orientation))
-    timing = {"duration": durations, "loop": int(im.info.get("loop", 0))}
+    timing = {"duration": durations, "loop": _loop(im.info.get("loop"), source.format)}
     return _encode_cascade(frames, plan, settings, animated=timing)
 
 
@@ -140,6 +140,19 @@ def _encode_cascade(
         ]
     order = {name: i for i, name in enumerate(settings.formats)}
     return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
+
+
+def _loop(loop: int | None, fmt: str) -> int:
+    """The WebP loop count (plays; 0 = forever) for the source's own loop setting.
+
+    APNG and WebP count plays as WebP does. A GIF counts repeats after the first
+    play, and without a NETSCAPE block it plays once (gif2webp converts the same way).
+    """
+    if fmt != "gif":
+        return int(loop or 0)
+    if loop is None:
+        return 1
+    return loop + 1 if 0 < loop < 65535 else loop
 
 
 def _raw_target(largest: PlannedVariant, orientation: int) -> tuple[int, int]:

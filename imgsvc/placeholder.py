@@ -26,12 +26,17 @@ class Placeholder:
 
 
 def make_placeholder(im: Image.Image) -> Placeholder:
-    """A <= 16 px WebP data URI (a few hundred bytes) and the mean colour as ``#rrggbb``."""
-    rgb = im.convert("RGB")
-    tiny = rgb.copy()
-    tiny.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BOX)
+    """A <= 16 px WebP data URI (a few hundred bytes) and the mean colour as ``#rrggbb``.
+
+    Alpha is kept and weighs the mean: a logo on transparency previews as the logo,
+    not on the black that lies under its transparent pixels.
+    """
+    base = im.convert("RGBA") if "A" in im.mode or "transparency" in im.info else im.convert("RGB")
+    tiny = base.copy()
+    tiny.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BOX)  # premultiplies RGBA
     buf = io.BytesIO()
     tiny.save(buf, "WEBP", quality=PREVIEW_QUALITY, method=6)
-    r, g, b = rgb.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))  # type: ignore[misc]
+    mean = base.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    r, g, b = mean[:3]  # type: ignore[index]
     uri = "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
     return Placeholder(uri, f"#{r:02x}{g:02x}{b:02x}")

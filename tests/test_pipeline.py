@@ -354,3 +354,45 @@ def test_a_big_jpeg_is_shrunk_on_load(
     reference = Image.open(io.BytesIO(big_jpeg)).convert("RGB").resize(xl.size)
     diff = ImageStat.Stat(ImageChops.difference(xl, reference)).mean
     assert max(diff) < 3, diff
+
+
+def test_placeholder_of_a_transparent_logo_ignores_what_is_under_the_transparency(
+    settings: Settings,
+) -> None:
+    conversion = convert(images.rgba_hard_edge((600, 40)), settings)
+    assert conversion.placeholder.color == "#ffffff"  # white logo, not grey from black
+    uri = conversion.placeholder.data_uri
+    tiny = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert tiny.mode == "RGBA"
+    assert tiny.getpixel((tiny.width - 1, 0))[3] == 0  # type: ignore[index]
+
+
+# -- loop counts -------------------------------------------------------------------------------
+
+
+def _loop_of(data: bytes) -> int:
+    [anim] = [payload for fourcc, payload in images.riff_chunks(data) if fourcc == b"ANIM"]
+    return int.from_bytes(anim[4:6], "little")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "loop", "expected"),
+    [
+        ("GIF", None, 1),  # no NETSCAPE block: a GIF plays once
+        ("GIF", 0, 0),  # forever
+        ("GIF", 2, 3),  # a GIF counts repeats after the first play; WebP counts plays
+        ("WEBP", 0, 0),
+        ("WEBP", 2, 2),
+        ("PNG", 0, 0),
+        ("PNG", 2, 2),
+    ],
+)
+def test_loop_counts_play_the_same_number_of_times(
+    settings: Settings, fmt: str, loop: int | None, expected: int
+) -> None:
+    frames = [Image.new("RGB", (30, 20), c) for c in images.FRAME_COLOURS]
+    params: dict[str, object] = {"save_all": True, "append_images": frames[1:], "duration": 100}
+    if loop is not None:
+        params["loop"] = loop
+    [variant] = convert(images.encode(frames[0], fmt, **params), settings).variants
+    assert _loop_of(variant.data) == expected
