@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import templating
+from . import cors, observability, templating
+from .backpressure import BodyDeadline
 from .service import ImageService
 from .settings import Settings
 from .storage import Storage, create_storage
@@ -29,6 +30,9 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["imgsvc"] = service
     app.register_blueprint(api)
+    observability.init_app(app, service.metrics)
+    cors.init_app(app, service.settings.cors_origins)
+    app.wsgi_app = BodyDeadline(app.wsgi_app, service.settings.upload_timeout)  # type: ignore[method-assign]
     templating.init_app(app)
     app.register_blueprint(ui)
     return app

@@ -60,6 +60,13 @@ class UploadTooLarge(ImgsvcError):
     code = "too_large"
 
 
+class RequestTimeout(ImgsvcError):
+    """The client did not send its request body within ``upload_timeout`` seconds."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
 class UnsupportedFormat(ImgsvcError):
     """A recognisable format outside the allowlist (TIFF, BMP, PSD, SVG, HEIC...)."""
 
@@ -90,7 +97,7 @@ class StorageUnavailable(ServiceUnavailable):
 
 
 class Saturated(ServiceUnavailable):
-    """Too many conversions in flight; the request waited and gave up."""
+    """Too many conversions in flight; the request waited ``queue_timeout`` and gave up."""
 
     code = "saturated"
     retry_after = 2

@@ -9,6 +9,10 @@ protocol that keeps every stored set complete:
    does not;
 3. on failure, removal of everything this attempt wrote that no earlier complete set
    vouches for. When storage is down that removal is retried in the background.
+
+It also bounds the work of its process (``ConversionSlots``: at most
+``max_concurrent_conversions`` at once) and counts what it does (``Metrics``), so
+every front end gets back-pressure and metrics without knowing about either.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .backpressure import ConversionSlots
 from .cleanup import Janitor
 from .description import build_manifest, describe, fingerprint, manifest_keys
 from .errors import ImgsvcError, NotFound, StorageUnavailable
+from .metrics import Metrics, ObservedStorage
 from .naming import (
     conversion_key,
     image_prefix,
@@ -42,11 +48,15 @@ MANIFEST_CACHE_CONTROL = "no-cache"
 
 
 class ImageService:
-    def __init__(self, settings: Settings, storage: Storage) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
-        self.storage = storage
+        self.metrics = metrics or Metrics()
+        self.storage: Storage = ObservedStorage(storage, self.metrics)
+        self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
         self._io = ThreadPoolExecutor(settings.storage_threads, thread_name_prefix="imgsvc-io")
-        self.janitor = Janitor(storage)
+        self.janitor = Janitor(self.storage)
 
     def close(self) -> None:
         self._io.shutdown(wait=True)
@@ -59,17 +69,31 @@ class ImageService:
     ) -> dict[str, Any]:
         """Convert and store one upload; return its description.
 
-        Raises the pipeline's errors for refused input (nothing is written then)
-        and ``StorageUnavailable`` when storage fails (what was written is removed).
+        Raises the pipeline's errors for refused input (nothing is written then),
+        ``Saturated`` when no conversion slot frees up in time, and
+        ``StorageUnavailable`` when storage fails (what was written is removed).
         """
         media_id = parse_media_id(media_id) if media_id else new_media_id()
         file_base = safe_file_base(filename)
-        conversion = convert(data, self.settings)
+        conversion = self._convert(data)
         orig_key = original_key(
             self.settings.key_prefix, media_id, file_base, conversion.source.ext
         )
-        manifest = self._store(media_id, file_base, orig_key, conversion, original=data)
+        with self.metrics.stage("store"):
+            manifest = self._store(media_id, file_base, orig_key, conversion, original=data)
+        self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
         return self._describe(manifest)
+
+    def _convert(self, data: bytes) -> Conversion:
+        """Convert within a slot: waits up to ``queue_timeout``, then ``Saturated``."""
+        with self.metrics.waiting.track_inprogress():
+            waited = self.slots.acquire()
+        try:
+            self.metrics.stage_seconds.labels("queue").observe(waited)
+            with self.metrics.in_flight.track_inprogress(), self.metrics.stage("convert"):
+                return convert(data, self.settings)
+        finally:
+            self.slots.release()
 
     def reconvert(self, media_id: str) -> dict[str, Any]:
         """Re-convert a stored image from its original with the current settings.
@@ -80,7 +104,7 @@ class ImageService:
         previous = self.manifest(media_id)
         orig_key = previous["original"]["key"]
         data = self.storage.get(orig_key).data
-        conversion = convert(data, self.settings)
+        conversion = self._convert(data)
         manifest = self._store(media_id, previous["file_base"], orig_key, conversion, None)
         return self._describe(manifest)
 

@@ -6,7 +6,16 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    request,
+    send_from_directory,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from .errors import (
@@ -17,6 +26,7 @@ from .errors import (
     Unauthorized,
     UploadTooLarge,
 )
+from .openapi import build_spec
 from .service import CONVERSION_CACHE_CONTROL, ImageService
 
 log = logging.getLogger(__name__)
@@ -50,6 +60,7 @@ def upload() -> tuple[Response, int, dict[str, str]]:
         raise BadRequest("the form has no field named 'file'", code="missing_file")
     limit = service().settings.max_upload_bytes
     data = upload.stream.read(limit + 1)
+    service().metrics.bytes_in.inc(len(data))
     if len(data) > limit:
         raise UploadTooLarge(f"the file is over the limit of {limit} bytes")
     description = service().ingest(data, upload.filename, request.form.get("media_id") or None)
@@ -88,6 +99,17 @@ def readyz() -> tuple[Response, int]:
     return jsonify({"status": "ok"}), 200
 
 
+@api.get("/metrics")
+def metrics() -> Response:
+    body, content_type = service().metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_spec(service().settings))
+
+
 @api.get("/media/<path:key>")
 def media(key: str) -> Response:
     """Local file storage, served for the embedded default; S3 serves itself."""
@@ -102,6 +124,8 @@ def media(key: str) -> Response:
 
 @api.app_errorhandler(ImgsvcError)
 def handle_imgsvc_error(exc: ImgsvcError) -> tuple[Response, int, dict[str, str]]:
+    """The one translation of imgsvc's errors into HTTP answers."""
+    g.error_code = exc.code
     headers: dict[str, str] = {}
     if isinstance(exc, ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
@@ -113,6 +137,7 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "too_large",
     415: "unsupported_media_type",
 }
@@ -125,12 +150,14 @@ def handle_http_error(exc: HTTPException) -> tuple[Response, int, dict[str, Any]
     if status == 413:
         limit = service().settings.max_upload_bytes
         message = f"the upload is larger than the limit of {limit} bytes"
-    body = {"error": {"code": _HTTP_CODES.get(status, "http_error"), "message": message}}
+    g.error_code = _HTTP_CODES.get(status, "http_error")
+    body = {"error": {"code": g.error_code, "message": message}}
     return jsonify(body), status, dict(exc.get_headers()) | {"Content-Type": "application/json"}
 
 
 @api.app_errorhandler(Exception)
 def handle_unexpected(exc: Exception) -> tuple[Response, int]:
     log.exception("unhandled error")
+    g.error_code = "internal_error"
     body = {"error": {"code": "internal_error", "message": "an unexpected error occurred"}}
     return jsonify(body), 500
