@@ -227,7 +227,19 @@ def _once(engine: str, path: str) -> None:
         out = PY_ENGINES[engine](data, plan(data))
         total = sum(len(b) for b in out.values())
     elapsed = time.perf_counter() - started
-    print(json.dumps({"bytes": total, "seconds": elapsed}))
+    print(json.dumps({"bytes": total, "seconds": elapsed, "peak_kb": peak_kb()}))
+
+
+def peak_kb() -> int:
+    """This process's peak RSS (VmHWM) in kB.
+
+    Not ``ru_maxrss``: Linux carries the parent's high-water mark through fork and
+    execve into it, so a child of a big pytest process would report the parent's.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":

@@ -93,10 +93,19 @@ async function serve() {
   }
 }
 
+// Peak RSS from VmHWM, not process.resourceUsage().maxRSS: Linux carries the
+// parent's high-water mark through fork and exec into the latter.
+function peakKb() {
+  const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  return Number(line.split(/\s+/)[1]);
+}
+
 async function once(path, widths) {
+  const started = performance.now();
   const outs = await convert(fs.readFileSync(path), widths);
   const total = outs.reduce((n, out) => n + out.length, 0);
-  process.stdout.write(JSON.stringify({ bytes: total }) + "\n");
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(JSON.stringify({ bytes: total, seconds, peak_kb: peakKb() }) + "\n");
 }
 
 if (process.argv[2] === "--once") {
