@@ -9,6 +9,7 @@ threads (Pillow releases the GIL in resize and in the encoders).
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from .colour import to_srgb
 from .errors import ImageRefused, ImgsvcError, InvalidImage
 from .placeholder import Placeholder, make_placeholder
 from .planning import PlannedVariant, plan_variants
-from .probe import Limits, SourceInfo, open_image
+from .probe import Limits, SourceInfo, has_default_image, open_image
 from .settings import Settings
 
 #: Bumped whenever a change here alters the output; part of the manifest fingerprint.
@@ -105,7 +106,8 @@ def _convert_animation(
     frames: list[Image.Image] = []
     durations: list[int] = []
     icc = im.info.get("icc_profile")
-    for frame in ImageSequence.Iterator(im):
+    first = 1 if has_default_image(im) else 0  # APNG viewers never show that image
+    for frame in itertools.islice(ImageSequence.Iterator(im), first, None):
         rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
         durations.append(int(frame.info.get("duration", 100)) or 100)
         top = _resize(_working_mode(rgba), raw_target, first=True)

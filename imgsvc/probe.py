@@ -138,6 +138,8 @@ def open_image(data: bytes, limits: Limits) -> tuple[Image.Image, SourceInfo]:
         width, height = im.size
         _check_pixels(width, height, 1, limits)
         frames = getattr(im, "n_frames", 1) if kind in ANIMATED_FORMATS else 1
+        if frames > 1 and has_default_image(im):
+            frames -= 1
     except Image.DecompressionBombError as exc:
         # Pillow's message quotes its own process-wide limit, not ours.
         raise ImageRefused(
@@ -176,6 +178,11 @@ def _check_pixels(width: int, height: int, frames: int, limits: Limits) -> None:
             f"{width * height * frames} pixels in all; the limit is {limits.max_pixels}",
             code="too_many_pixels",
         )
+
+
+def has_default_image(im: Image.Image) -> bool:
+    """An APNG whose first image is the fallback for viewers without APNG, not a frame."""
+    return im.format == "PNG" and bool(im.info.get("default_image"))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -396,3 +396,19 @@ def test_loop_counts_play_the_same_number_of_times(
         params["loop"] = loop
     [variant] = convert(images.encode(frames[0], fmt, **params), settings).variants
     assert _loop_of(variant.data) == expected
+
+
+def test_an_apng_default_image_is_not_a_frame(settings: Settings) -> None:
+    fallback = Image.new("RGB", (30, 20), (9, 9, 9))  # shown only by viewers without APNG
+    frames = [Image.new("RGB", (30, 20), c) for c in images.FRAME_COLOURS]
+    data = images.encode(
+        fallback, "PNG", save_all=True, append_images=frames, default_image=True,
+        duration=[0, *images.FRAME_DURATIONS], loop=0,
+    )  # fmt: skip
+    conversion = convert(data, settings)
+    assert conversion.source.frames == 3
+    [variant] = conversion.variants
+    out = images.frames_of(variant.data)
+    assert len(out) == 3
+    for (frame, _), colour in zip(out, images.FRAME_COLOURS, strict=True):
+        assert near(frame.getpixel((15, 10)), (*colour, 255), 8)  # type: ignore[arg-type]
