@@ -3,14 +3,22 @@
 Conversion is CPU-bound but Pillow releases the GIL while it resizes and
 encodes, and uploads to S3 wait on the network: a few threads per process keep
 both cores busy without paying for a process per request.
+
+`imgsvc serve` adds, whatever this file says: JSON logs (unless `logconfig_dict`
+is set here), a `child_exit` hook for the Prometheus multiprocess directory, and
+its own removal of that directory at exit. See docs/operations.md.
 """
 
 import multiprocessing
 
 worker_class = "gthread"
 workers = max(2, multiprocessing.cpu_count())
+# Threads bound the requests a worker holds at once, so they bound its memory too:
+# each may hold one upload body (max_upload_bytes); at most max_concurrent_conversions
+# of them decode at a time, the others wait (queue_timeout) or get 503 saturated.
 threads = 4
-# A 50 MB upload over a slow link still finishes; a stuck worker is replaced.
+# Replaces a worker whose main loop stops answering. It does not end a thread stuck
+# reading a slow client: the app's body deadline (IMGSVC_UPLOAD_TIMEOUT, 408) does.
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
@@ -19,6 +27,8 @@ max_requests = 2000
 max_requests_jitter = 200
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = "-"
+limit_request_field_size = 8190
+# The app logs every request as JSON, with its request id and error code.
+accesslog = None
 errorlog = "-"
 loglevel = "info"

@@ -50,8 +50,8 @@ class JsonFormatter(logging.Formatter):
 def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
     """A ``logconfig_dict`` for gunicorn: its own logs and the app's, all as JSON lines.
 
-    gunicorn's access log is left to the app (``imgsvc.access``), which knows the
-    request id and the error code; everything goes to stderr, one stream to collect.
+    gunicorn's access log is silenced: the app's (``imgsvc.access``) knows the request
+    id and the error code. Everything goes to stderr, one stream to collect.
     """
     handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {
@@ -62,6 +62,7 @@ def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
         "root": {"level": level, "handlers": ["json"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["json"], "propagate": False},
-            "gunicorn.access": {"level": level, "handlers": ["json"], "propagate": False},
+            # gunicorn would log each request too, without the request id: the app does.
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": False},
         },
     }
