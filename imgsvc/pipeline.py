@@ -108,6 +108,7 @@ def _convert_animation(
     icc = im.info.get("icc_profile")
     first = 1 if has_default_image(im) else 0  # APNG viewers never show that image
     for frame in itertools.islice(ImageSequence.Iterator(im), first, None):
+        _check_canvas(frame.size, source, settings)
         rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
         durations.append(int(frame.info.get("duration", 100)) or 100)
         top = _resize(_working_mode(rgba), raw_target, first=True)
@@ -142,6 +143,21 @@ def _encode_cascade(
         ]
     order = {name: i for i, name in enumerate(settings.formats)}
     return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
+
+
+def _check_canvas(size: tuple[int, int], source: SourceInfo, settings: Settings) -> None:
+    """Refuse a frame that grew the canvas past the pixel limit, before it is decoded.
+
+    A GIF frame may reach beyond the screen size in the header; Pillow grows the
+    canvas when it seeks to that frame, so the probe's header check cannot see it.
+    """
+    width, height = size
+    if width * height * source.frames > settings.max_pixels:
+        raise ImageRefused(
+            f"a frame of {width}x{height} reaches past the {source.width}x{source.height} "
+            f"canvas; {source.frames} such frames exceed the limit of {settings.max_pixels} pixels",
+            code="too_many_pixels",
+        )
 
 
 def _loop(loop: int | None, fmt: str) -> int:

@@ -492,3 +492,46 @@ def frames_of(data: bytes) -> list[tuple[Image.Image, int]]:
 
 def near(actual: Sequence[int], expected: Sequence[int], tolerance: int) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def _gif_parts(data: bytes) -> tuple[bytes, bytes]:
+    """(global colour table, LZW image data of the first frame) of a GIF Pillow wrote."""
+    flags = data[10]
+    gct_end = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    pos = gct_end
+    while data[pos] == 0x21:  # extensions: skip their sub-blocks
+        pos += 2
+        while data[pos]:
+            pos += 1 + data[pos]
+        pos += 1
+    assert data[pos] == 0x2C and not data[pos + 9] & 0x80  # a frame, no local colour table
+    start = pos = pos + 10
+    pos += 1  # LZW minimum code size
+    while data[pos]:
+        pos += 1 + data[pos]
+    return data[13:gct_end], data[start : pos + 1]
+
+
+def gif_growing_canvas(
+    screen: tuple[int, int] = (1, 1), big: tuple[int, int] = (400, 400)
+) -> bytes:
+    """A GIF whose header claims a ``screen`` of a few pixels, but whose second frame is ``big``.
+
+    Pillow grows the canvas when it reaches that frame, so the header alone
+    understates the pixels to decode.
+    """
+
+    def frame(size: tuple[int, int]) -> tuple[bytes, bytes]:
+        im = Image.new("P", size, 1)
+        im.putpalette([0, 0, 0, 255, 0, 0])
+        return _gif_parts(encode(im, "GIF"))
+
+    gct, small_data = frame(screen)
+    _, big_data = frame(big)
+    lsd = struct.pack("<HHBBB", *screen, 0x80 | (len(gct) // 3).bit_length() - 2, 0, 0)
+    out = b"GIF89a" + lsd + gct
+    out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    for size, body in ((screen, small_data), (big, big_data)):
+        out += b"\x21\xf9\x04\x00\x0a\x00\x00\x00"  # 100 ms
+        out += b"\x2c" + struct.pack("<HHHHB", 0, 0, *size, 0) + body
+    return out + b"\x3b"

@@ -7,9 +7,9 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
+from PIL import GifImagePlugin, Image, ImageChops, ImageStat, JpegImagePlugin
 
-from imgsvc.errors import InvalidImage
+from imgsvc.errors import ImageRefused, InvalidImage
 from imgsvc.pipeline import Conversion, EncodedVariant, convert
 from imgsvc.settings import Settings, Size
 
@@ -412,3 +412,23 @@ def test_an_apng_default_image_is_not_a_frame(settings: Settings) -> None:
     assert len(out) == 3
     for (frame, _), colour in zip(out, images.FRAME_COLOURS, strict=True):
         assert near(frame.getpixel((15, 10)), (*colour, 255), 8)  # type: ignore[arg-type]
+
+
+def test_a_gif_frame_growing_the_canvas_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = images.gif_growing_canvas(screen=(1, 1), big=(400, 400))
+    assert len(data) < 2000  # its header claims 1x1: the probe's limits all pass
+    settings = Settings.load({}, file_root=tmp_path, max_pixels=50_000)
+    sizes_decoded: list[tuple[int, int]] = []
+    real_load = GifImagePlugin.GifImageFile.load
+
+    def spy(self: GifImagePlugin.GifImageFile):  # type: ignore[no-untyped-def]
+        sizes_decoded.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "load", spy)
+    with pytest.raises(ImageRefused) as caught:
+        convert(data, settings)
+    assert caught.value.code == "too_many_pixels"
+    assert (400, 400) not in sizes_decoded
