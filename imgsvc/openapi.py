@@ -123,7 +123,14 @@ def build_spec(settings: Settings) -> dict[str, Any]:
                                 "description": "The image: JPEG, PNG, GIF, WebP or AVIF, at "
                                 f"most {settings.max_upload_bytes} bytes.",
                             },
-                            "media_id": {"type": "string", "format": "uuid"},
+                            "media_id": {
+                                "description": "Your own id for the image; empty or "
+                                "absent means a new one.",
+                                "anyOf": [
+                                    {"type": "string", "format": "uuid"},
+                                    {"type": "string", "maxLength": 0},
+                                ],
+                            },
                         },
                     }
                 }
