@@ -30,6 +30,11 @@ class Context:
             self._service = ImageService(self.settings, create_storage(self.settings))
         return self._service
 
+    def close(self) -> None:
+        """Waits for the service's uploads and janitor before the process exits."""
+        if self._service is not None:
+            self._service.close()
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -48,7 +53,9 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     try:
         ctx.obj = Context(Settings.load(config_file=config_file))
     except ConfigError as exc:
-        raise click.ClickException(exc.message) from exc
+        click.echo(f"imgsvc: configuration error: {exc.message}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()

@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
+
+from PIL import Image
 
 from .backpressure import ConversionSlots
 from .cleanup import Janitor
@@ -52,6 +54,10 @@ class ImageService:
         self, settings: Settings, storage: Storage, metrics: Metrics | None = None
     ) -> None:
         self.settings = settings
+        # Pillow's own bomb check (2x MAX_IMAGE_PIXELS, process-wide) must never be
+        # stricter than ours, or a configured max_pixels above ~179 M could not work.
+        # Set once per service, at start-up, never per request.
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, settings.max_pixels)
         self.metrics = metrics or Metrics()
         self.storage: Storage = ObservedStorage(storage, self.metrics)
         self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
@@ -123,36 +129,41 @@ class ImageService:
         ]
         manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, self.settings)
         previous = self._manifest_or_none(media_id)
-        kept = manifest_keys(previous) if previous else set()
-        attempted: list[str] = []
+        # What an earlier complete set vouches for, its manifest included, is never
+        # removed by a failed attempt.
+        kept = manifest_keys(previous) | {manifest_key(prefix, media_id)} if previous else set()
+        attempted: list[str] = list(keys)
         try:
-            puts = []
-            for variant, key in zip(conversion.variants, keys, strict=True):
-                attempted.append(key)
-                puts.append(
-                    self._io.submit(
-                        self.storage.put,
-                        key,
-                        variant.data,
-                        f"image/{variant.format}",
-                        CONVERSION_CACHE_CONTROL,
-                    )
-                )
-            for future in puts:
-                future.result()
+            self._put_conversions(conversion, keys)
             if original is not None:
                 attempted.append(orig_key)
                 self.storage.put(orig_key, original, conversion.source.content_type)
             attempted.append(manifest_key(prefix, media_id))
             self._put_manifest(manifest)
         except BaseException:
-            for future in puts:
-                future.cancel()
-            self._discard([k for k in attempted if k not in kept])
+            self._discard(k for k in attempted if k not in kept)
             raise
         if previous:
-            self._discard(kept - manifest_keys(manifest))
+            self._discard(manifest_keys(previous) - manifest_keys(manifest))
         return manifest
+
+    def _put_conversions(self, conversion: Conversion, keys: list[str]) -> None:
+        """Upload in parallel; on failure, return only once no upload is in flight,
+        so that the clean-up cannot race an upload that lands after it."""
+        puts = [
+            self._io.submit(
+                self.storage.put, key, v.data, f"image/{v.format}", CONVERSION_CACHE_CONTROL
+            )
+            for v, key in zip(conversion.variants, keys, strict=True)
+        ]
+        try:
+            for future in puts:
+                future.result()
+        except BaseException:
+            for future in puts:
+                future.cancel()
+            wait(puts)
+            raise
 
     def _put_manifest(self, manifest: dict[str, Any]) -> None:
         body = json.dumps(manifest, indent=1, sort_keys=True).encode()

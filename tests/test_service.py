@@ -337,11 +337,6 @@ def test_a_failed_reingest_keeps_the_earlier_set(
     assert faulty.describe(SEED_ID) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service._store discards the attempt's keys on a failed manifest put, "
-    "including the manifest of the earlier complete set",
-)
 def test_a_failed_manifest_write_on_reingest_keeps_the_earlier_manifest(
     faulty: ImageService, failing: FailingStorage, settings: Settings
 ) -> None:
@@ -353,11 +348,6 @@ def test_a_failed_manifest_write_on_reingest_keeps_the_earlier_manifest(
     assert faulty.describe(SEED_ID) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service._store removes the attempt's keys without waiting for conversion "
-    "uploads still in flight; they land after the clean-up",
-)
 def test_uploads_still_in_flight_when_one_fails_are_cleaned_up(
     settings: Settings, tmp_path: Path
 ) -> None:
