@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .errors import ImageRefused, InvalidImage, UnsupportedFormat, UploadTooLarge
+from .errors import ImageRefused, ImgsvcError, InvalidImage, UnsupportedFormat, UploadTooLarge
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,12 @@ def open_image(data: bytes, limits: Limits) -> tuple[Image.Image, SourceInfo]:
         ) from exc
     except Image.UnidentifiedImageError as exc:
         raise InvalidImage(f"the {kind.upper()} data is truncated or corrupt") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+    except ImgsvcError:
+        raise
+    except Exception as exc:
+        # Pillow's header parsers raise many types on hostile data: OSError, SyntaxError,
+        # ValueError, EOFError, IndexError, and struct.error from a GIF cut inside a frame
+        # header (found by tests/test_fuzz.py; tests/fuzz_corpus/ keeps it). All mean corrupt.
         raise InvalidImage(f"the {kind.upper()} data cannot be read: {exc}") from exc
     _check_pixels(width, height, frames, limits)
     orientation = _orientation(im)
