@@ -54,7 +54,7 @@ def summary_lines(summary: Summary, only_outdated: bool) -> list[str]:
     elif summary.limit_reached:
         lines.append("Stopped at --limit: run again to go on.")
     elif plan.to_do == 0 and summary.failed == 0:
-        lines.append(f"Nothing to do: all {plan.states[State.CURRENT]} images are up to date.")
+        lines.append(f"Nothing to do: {plan.states[State.CURRENT]} images are up to date.")
     lines.append(
         f"Summary: {plan.images} images examined in {duration(summary.elapsed)}"
         f" ({rate:.1f} images/s)"
