@@ -178,5 +178,6 @@ def worker(obj: Context, concurrency: int | None, loglevel: str) -> None:
     try:
         bulk = BulkConfig.from_env()
     except ImgsvcError as exc:
-        raise click.ClickException(exc.message) from exc
+        click.echo(f"imgsvc: configuration error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
     run_worker(obj.settings, bulk, concurrency or default_workers(), loglevel)

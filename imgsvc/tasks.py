@@ -141,7 +141,7 @@ def create_celery(settings: Settings, bulk: BulkConfig | None = None) -> Celery:
     app.conf.update(celery_config(settings, bulk))
     runner = _BatchRunner(settings, bulk)
 
-    @app.task(name=TASK_NAME, bind=True, max_retries=bulk.max_retries)  # type: ignore[untyped-decorator]
+    @app.task(name=TASK_NAME, bind=True, max_retries=bulk.max_retries)
     def reconvert_batch(
         task: Task, run_id: str, media_ids: list[str], only_outdated: bool, enqueued_with: str
     ) -> None:
@@ -149,6 +149,16 @@ def create_celery(settings: Settings, bulk: BulkConfig | None = None) -> Celery:
         runner.run(task, run_id, media_ids, only_outdated, enqueued_with)
 
     return app
+
+
+def recipe(settings: Settings) -> str:
+    """What enqueuer and workers must agree on: the conversion settings and the store.
+
+    A worker with other sizes would "re-convert" to stale settings, and one pointed
+    at another bucket or prefix would find every image gone; both refuse instead.
+    """
+    store = settings.s3_bucket if settings.storage == "s3" else "file"
+    return f"{fingerprint(settings)} {settings.storage}:{store}/{settings.key_prefix}"
 
 
 def run_worker(settings: Settings, bulk: BulkConfig, concurrency: int, loglevel: str) -> None:
@@ -180,7 +190,7 @@ class _BatchRunner:
     def __init__(self, settings: Settings, bulk: BulkConfig) -> None:
         self.settings = settings
         self.bulk = bulk
-        self.fingerprint = fingerprint(settings)
+        self.recipe = recipe(settings)
         self._pid = -1
         self._service: ImageService | None = None
         self._ledger: Ledger | None = None
@@ -196,9 +206,9 @@ class _BatchRunner:
         self, task: Task, run_id: str, media_ids: list[str], only_outdated: bool, enqueued_with: str
     ) -> None:
         service, ledger = self._resources()
-        if enqueued_with != self.fingerprint:
+        if enqueued_with != self.recipe:
             why = (
-                f"worker settings {self.fingerprint} differ from the enqueuer's {enqueued_with}:"
+                f"worker settings ({self.recipe}) differ from the enqueuer's ({enqueued_with}):"
                 " give every worker the same settings, then enqueue again"
             )
             for media_id in media_ids:
@@ -256,5 +266,5 @@ class _BatchRunner:
             return
         bound = min(self.bulk.retry_backoff_max, self.bulk.retry_backoff * 2**retries)
         countdown = random.uniform(self.bulk.retry_backoff / 2, bound)
-        args = [run_id, remaining, only_outdated, self.fingerprint]
+        args = [run_id, remaining, only_outdated, self.recipe]
         raise task.retry(args=args, countdown=countdown, exc=exc)

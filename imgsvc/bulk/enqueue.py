@@ -17,7 +17,7 @@ import time
 
 from ..description import fingerprint
 from ..service import ImageService
-from ..tasks import QUEUE, TASK_NAME, BulkConfig, create_celery
+from ..tasks import QUEUE, TASK_NAME, BulkConfig, create_celery, recipe
 from .ledger import Ledger
 from .local import LocalRun, RunOptions, Summary
 from .progress import Progress
@@ -39,16 +39,19 @@ class Enqueuer(LocalRun):
         super().__init__(service, options, progress)
         self.bulk = bulk or BulkConfig.from_env()
         settings = service.settings
-        self.fingerprint = fingerprint(settings)
+        self.recipe = recipe(settings)
         self.app = create_celery(settings, self.bulk)
         self.ledger = Ledger.connect(settings.broker_url, self.bulk.namespace)
         self.prefix = layout_base(settings.key_prefix) if options.prefix is None else options.prefix
         selection = "outdated" if options.only_outdated else "outdated, missing, orphaned"
-        self.run_id = self.ledger.start(self.prefix, selection, self.fingerprint)
+        self.run_id = self.ledger.start(self.prefix, selection, fingerprint(settings))
         self.enqueued = 0
         self.batches = 0
         self.waited = 0.0
         self._batch: list[str] = []
+
+    def _warm_up(self) -> None:
+        """No pool here: the workers are elsewhere."""
 
     def _submit(self, finding: Finding) -> None:
         self._batch.append(finding.media_id)
@@ -67,7 +70,7 @@ class Enqueuer(LocalRun):
         # Count before publishing: a worker may settle the batch before send_task returns.
         self.ledger.add_total(self.run_id, len(batch))
         self.app.send_task(
-            TASK_NAME, args=[self.run_id, batch, self.options.only_outdated, self.fingerprint]
+            TASK_NAME, args=[self.run_id, batch, self.options.only_outdated, self.recipe]
         )
         self.enqueued += len(batch)
         self.batches += 1

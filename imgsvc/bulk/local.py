@@ -93,6 +93,8 @@ class LocalRun:
             threading.Thread(target=self._count, args=(counter, stop), daemon=True).start()
         findings = classify_stream(self.service, listing, self.options.classify_threads)
         try:
+            if not self.options.dry_run:
+                self._warm_up()
             self._consume(findings)
             self._finish()
         except KeyboardInterrupt:
@@ -152,6 +154,12 @@ class LocalRun:
                 initargs=(self.service.settings,),
             )
         return self._executor
+
+    def _warm_up(self) -> None:
+        """Start every worker now, so that their imports overlap the first manifest reads."""
+        pool = self._pool()
+        for _ in range(self.options.workers):
+            pool.submit(_ready)
 
     def _submit(self, finding: Finding) -> None:
         while len(self._inflight) >= self.options.workers * IN_FLIGHT_PER_WORKER:
@@ -226,6 +234,10 @@ def _init_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_service
     _worker_service = ImageService(settings, create_storage(settings))
+
+
+def _ready() -> None:
+    """Nothing: submitting it makes the pool start a worker process."""
 
 
 def _work(finding: Finding) -> Result:

@@ -136,11 +136,14 @@ def media_id_of(key: str, base: str) -> str | None:
 
 
 def classify(service: ImageService, image: StoredImage) -> Finding:
-    """Like ``inspect_image``, but a storage error becomes an UNREADABLE finding."""
+    """Like ``inspect_image``, but any error becomes an UNREADABLE finding: one image
+    whose manifest cannot be read is reported, and the run goes on."""
     try:
         return inspect_image(service, image)
     except ImgsvcError as exc:
         return Finding(image.media_id, State.UNREADABLE, f"{exc.code}: {exc.message}")
+    except Exception as exc:  # a manifest of an unexpected shape, say
+        return Finding(image.media_id, State.UNREADABLE, f"{type(exc).__name__}: {exc}")
 
 
 def inspect_image(service: ImageService, image: StoredImage, *, recheck: bool = True) -> Finding:
