@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 
-from .common import QUICK, ROUNDS, Source
+from .common import QUICK, Source
 from .engines import PY_ENGINES, Output, Sharp, plan
 from .fetch_corpus import corpus_files
+from .noise import ForeignLoad
 from .report import Results, render
 from .tools import Missing, ensure_py_extras, ensure_sharp, machine
 
 RESULTS_KEY = pytest.StashKey[Results]()
+LOAD_KEY = pytest.StashKey[ForeignLoad]()
 #: My modules run in this order: HTTP last, since it is compared with the bulk figure
 #: and shares its SeaweedFS with the stage breakdown. Other modules keep their place after.
 MODULE_ORDER = ("test_latency", "test_throughput", "test_quality", "test_memory", "test_stages")
@@ -41,8 +43,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def results_of(config: pytest.Config) -> Results:
     if RESULTS_KEY not in config.stash:
-        config.stash[RESULTS_KEY] = Results(quick=QUICK, rounds=ROUNDS)
+        config.stash[RESULTS_KEY] = Results(quick=QUICK)
     return config.stash[RESULTS_KEY]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Charge the CPU other processes used during this test to its section."""
+    module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+    if module not in MODULE_ORDER:
+        yield
+        return
+    config = item.config
+    if LOAD_KEY not in config.stash:
+        config.stash[LOAD_KEY] = ForeignLoad()
+        config.stash[LOAD_KEY].start()
+    sampler = config.stash[LOAD_KEY]
+    t0, cpu0 = sampler.now()
+    yield
+    t1, cpu1 = sampler.now()
+    section = results_of(config).load.setdefault(module.removeprefix("test_"), [0.0, 0.0])
+    section[0] += t1 - t0
+    section[1] += cpu1 - cpu0
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sampler = config.stash.get(LOAD_KEY, None)
+    if sampler is not None:
+        sampler.stop()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables: the last word

@@ -186,7 +186,7 @@ def multipart(path: Path) -> Upload:
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    latencies: list[float]
+    latencies: list[tuple[str, float]]  # (file name, seconds) of each successful upload
     errors: list[str]
     seconds: float
 
@@ -199,7 +199,7 @@ def run_load(port: int, uploads: Sequence[Upload], clients: int) -> LoadResult:
     work: queue.SimpleQueue[Upload] = queue.SimpleQueue()
     for upload in uploads:
         work.put(upload)
-    latencies: list[float] = []
+    latencies: list[tuple[str, float]] = []
     errors: list[str] = []
     lock = threading.Lock()
 
@@ -225,7 +225,7 @@ def run_load(port: int, uploads: Sequence[Upload], clients: int) -> LoadResult:
             elapsed = time.perf_counter() - start
             with lock:
                 if status == 201:
-                    latencies.append(elapsed)
+                    latencies.append((upload.name, elapsed))
                 else:
                     errors.append(f"{upload.name}: {status} {payload[:200]!r}")
         conn.close()

@@ -89,3 +89,4 @@ def test_stage_breakdown(
         lambda: runs.append(run_traced(label, call, extra)), rounds=ROUNDS, iterations=1
     )
     bench_results.stages.append(min(runs, key=lambda r: r.wall))
+    bench_results.rounds["stages"] = ROUNDS

@@ -5,59 +5,81 @@ process pool (each worker holds the corpus in memory before the clock starts);
 sharp gets every file at once and schedules them itself (libuv's pool of four,
 libvips threads inside). imgsvc is measured with 1 and 2 processes because its
 pipeline already encodes in threads: the report keeps the faster as its figure.
+
+Rounds are interleaved across engines (see test_latency.py for why); the pools
+stay up between rounds, so only the first use of each pool pays for its start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .common import QUICK, ROUNDS, Source
+from .common import QUICK, Source
 from .engines import Pool, Sharp
 from .report import Bulk, Results
 
-POOLS = [("imgsvc", 2), ("naive", 2)]
+ROUNDS = 1 if QUICK else 4
+#: (engine, processes); 0 processes: sharp, which schedules the files itself.
+CONFIGS = [("imgsvc", 2), ("naive", 2), ("sharp", 0)]
 if not QUICK:
-    POOLS += [("imgsvc", 1), ("pyvips", 2)]
+    CONFIGS += [("imgsvc", 1), ("pyvips", 2)]
+CASES = [(r, e, n) for r in range(1, ROUNDS + 1) for e, n in CONFIGS]
 
 
-def _record(
-    results: Results, benchmark: Any, engine: str, config: str, corpus: dict[str, Source], n: int
-) -> None:
-    if benchmark.stats is None:
-        return
-    megapixels = sum(s.width * s.height for s in corpus.values()) / 1e6
-    results.bulk.append(Bulk(engine, config, benchmark.stats.stats.min, len(corpus), megapixels, n))
+@pytest.fixture(scope="module")
+def pools(corpus: dict[str, Source]) -> Iterator[dict[tuple[str, int], Pool]]:
+    """Pools made on first use, warmed by one untimed pass, closed with the module."""
+    made: dict[tuple[str, int], Pool] = {}
+    try:
+        yield made
+    finally:
+        for pool in made.values():
+            pool.close()
 
 
-@pytest.mark.parametrize(("engine", "processes"), POOLS, ids=[f"{e}-{n}proc" for e, n in POOLS])
-def test_bulk_pool(
+@pytest.mark.parametrize(
+    ("round_no", "engine", "processes"),
+    CASES,
+    ids=[f"r{r}-{e}-{f'{n}proc' if n else 'own'}" for r, e, n in CASES],
+)
+def test_bulk(
     benchmark: Any,
     request: pytest.FixtureRequest,
     bench_results: Results,
     corpus: dict[str, Source],
+    pools: dict[tuple[str, int], Pool],
+    round_no: int,
     engine: str,
     processes: int,
 ) -> None:
-    if engine == "pyvips":
-        request.getfixturevalue("py_extras")
-    pool = Pool(engine, processes, [s.path for s in corpus.values()])
-    try:
-        pool.run()  # start the workers, import, warm caches: not timed
-        benchmark.group = "bulk: whole corpus"
-        total = benchmark.pedantic(pool.run, rounds=ROUNDS, iterations=1)
-    finally:
-        pool.close()
-    config = f"{processes} process{'es' if processes > 1 else ''}"
-    _record(bench_results, benchmark, engine, config, corpus, total)
-
-
-def test_bulk_sharp(
-    benchmark: Any, bench_results: Results, corpus: dict[str, Source], sharp: Sharp
-) -> None:
-    sharp.load([s.path for s in corpus.values()])
-    jobs = [(s.path, s.widths) for s in corpus.values()]
     benchmark.group = "bulk: whole corpus"
-    total = benchmark.pedantic(sharp.bulk, args=(jobs,), rounds=ROUNDS, warmup_rounds=1)
-    _record(bench_results, benchmark, "sharp", "all files at once", corpus, total)
+    benchmark.extra_info.update(engine=engine, processes=processes, round=round_no)
+    if engine == "sharp":
+        sharp: Sharp = request.getfixturevalue("sharp")
+        jobs = [(s.path, s.widths) for s in corpus.values()]
+        if round_no == 1:
+            sharp.load([s.path for s in corpus.values()])
+            sharp.bulk(jobs)  # warm-up, untimed
+        total = benchmark.pedantic(sharp.bulk, args=(jobs,), rounds=1, iterations=1)
+        config = "all files at once"
+    else:
+        if engine == "pyvips":
+            request.getfixturevalue("py_extras")
+        pool = pools.get((engine, processes))
+        if pool is None:
+            pool = pools[(engine, processes)] = Pool(
+                engine, processes, [s.path for s in corpus.values()]
+            )
+            pool.run()  # start the workers, import, warm caches: untimed
+        total = benchmark.pedantic(pool.run, rounds=1, iterations=1)
+        config = f"{processes} process{'es' if processes > 1 else ''}"
+    if benchmark.stats is None:
+        return
+    megapixels = sum(s.width * s.height for s in corpus.values()) / 1e6
+    bench_results.bulk.append(
+        Bulk(engine, config, benchmark.stats.stats.min, len(corpus), megapixels, total)
+    )
+    bench_results.rounds["bulk"] = ROUNDS
