@@ -79,6 +79,10 @@ class SeaweedS3:
             f"-s3.port={self.s3}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Every bucket is a collection with volumes of its own; small volumes and a
+            # high cap let a test run create many buckets (the defaults run out at ~8).
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=300",
         ]
         log = (self.workdir / "weed.log").open("ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
