@@ -12,14 +12,14 @@ authors (``test_bulk.py``) need none of this: a run that recorded nothing into
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .common import QUICK, Source
-from .engines import PY_ENGINES, Output, Sharp, plan
+from .engines import Converter, Sharp, plan
 from .fetch_corpus import corpus_files
 from .noise import ForeignLoad
 from .report import Results, render
@@ -172,15 +172,13 @@ def sharp_package() -> Path:
 
 
 @pytest.fixture
-def converter(request: pytest.FixtureRequest, engine: str) -> Callable[[Source], Output | Any]:
-    """A callable doing one upload's conversion with ``engine`` (skipped if unavailable)."""
+def converter(request: pytest.FixtureRequest, engine: str) -> Converter:
+    """The ``engine``'s converter (skipped when the engine is unavailable)."""
     if engine == "sharp":
-        driver: Sharp = request.getfixturevalue("sharp")
-        return lambda s: driver.convert_sizes(s.path, s.widths)
+        return Converter(engine, request.getfixturevalue("sharp"))
     if engine == "pyvips":
         request.getfixturevalue("py_extras")
-    fn = PY_ENGINES[engine]
-    return lambda s: fn(s.data, s.widths)
+    return Converter(engine, None)
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,15 @@ from PIL import Image, ImageOps
 from imgsvc.planning import plan_variants
 from imgsvc.settings import DEFAULT_SIZES, Settings
 
+from .common import Source
+
 QUALITY = 80
 WEBP_METHOD = 4
 HERE = Path(__file__).resolve().parent
 
 #: width -> encoded WebP
 Output = dict[int, bytes]
-Converter = Callable[[bytes, Sequence[int]], Output]
+ConvertFn = Callable[[bytes, Sequence[int]], Output]
 
 
 def plan(data: bytes) -> tuple[int, ...]:
@@ -98,7 +100,7 @@ def pyvips_convert(data: bytes, widths: Sequence[int]) -> Output:
     return out
 
 
-PY_ENGINES: dict[str, Converter] = {
+PY_ENGINES: dict[str, ConvertFn] = {
     "imgsvc": imgsvc_convert,
     "naive": naive_convert,
     "pyvips": pyvips_convert,
@@ -116,9 +118,10 @@ def _init_worker(engine: str, paths: list[str]) -> None:
     _WORKER["widths"] = {p: plan(d) for p, d in _WORKER["data"].items()}
 
 
-def _work(path: str) -> int:
+def _work(path: str) -> tuple[int, float]:
+    cpu = time.process_time()
     out = _WORKER["convert"](_WORKER["data"][path], _WORKER["widths"][path])
-    return sum(len(b) for b in out.values())
+    return sum(len(b) for b in out.values()), time.process_time() - cpu
 
 
 class Pool:
@@ -132,6 +135,7 @@ class Pool:
     def __init__(self, engine: str, processes: int, files: Sequence[Path]) -> None:
         self.paths = [str(p) for p in files]
         self.processes = processes
+        self.cpu = 0.0  # CPU seconds the workers spent converting in the last run
         self._pool = ProcessPoolExecutor(
             processes,
             mp_context=get_context("spawn"),
@@ -141,7 +145,9 @@ class Pool:
 
     def run(self) -> int:
         """Convert every file once; return the total output bytes."""
-        return sum(self._pool.map(_work, self.paths))
+        done = list(self._pool.map(_work, self.paths))
+        self.cpu = sum(cpu for _, cpu in done)
+        return sum(n for n, _ in done)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -155,6 +161,7 @@ class Sharp:
 
     def __init__(self, package: Path) -> None:
         env = os.environ | {"IMGSVC_SHARP_PATH": str(package)}
+        self.cpu = 0.0  # CPU seconds of the node process in the last convert or bulk
         self._proc = subprocess.Popen(
             ["node", str(HERE / "sharp_runner.js")],
             stdin=subprocess.PIPE,
@@ -173,6 +180,7 @@ class Sharp:
         answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
             raise RuntimeError(f"sharp: {answer['error']}")
+        self.cpu = float(answer.get("cpu_seconds", 0.0))
         return answer
 
     def info(self) -> dict[str, Any]:
@@ -203,6 +211,29 @@ class Sharp:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+
+
+class Converter:
+    """One upload's conversion with an engine; ``cpu`` is the CPU time of the last call.
+
+    CPU time is the engine's own (this process for the Python engines, the node
+    process for sharp): unlike wall time, other processes' load barely moves it.
+    """
+
+    def __init__(self, engine: str, driver: Sharp | None) -> None:
+        self.engine = engine
+        self.driver = driver
+        self.cpu = 0.0
+
+    def __call__(self, source: Source) -> Output | dict[int, int]:
+        if self.driver is not None:
+            sizes = self.driver.convert_sizes(source.path, source.widths)
+            self.cpu = self.driver.cpu
+            return sizes
+        start = time.process_time()
+        out = PY_ENGINES[self.engine](source.data, source.widths)
+        self.cpu = time.process_time() - start
+        return out
 
 
 def sharp_once_command(package: Path, path: Path, widths: Sequence[int]) -> tuple[list[str], dict]:

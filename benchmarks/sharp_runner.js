@@ -17,8 +17,9 @@
 //   {"cmd": "info"}                                 -> versions and concurrency
 //   {"cmd": "load", "files": [path...]}             -> {"ok": true}
 //   {"cmd": "convert", "file": p, "widths": [w...], "data": bool}
-//                                                   -> {"bytes": {w: n}, "data": {w: b64}}
-//   {"cmd": "bulk", "jobs": [[path, [w...]], ...]}  -> {"bytes": total}
+//                                                   -> {"bytes": {w: n}, "data": {w: b64},
+//                                                       "cpu_seconds": s}
+//   {"cmd": "bulk", "jobs": [[path, [w...]], ...]}  -> {"bytes": total, "cpu_seconds": s}
 // One-shot mode for the peak-memory probe: node sharp_runner.js --once PATH W1,W2,...
 "use strict";
 
@@ -59,8 +60,10 @@ async function handle(msg) {
       for (const path of msg.files) source(path);
       return { ok: true };
     case "convert": {
+      const cpu = process.cpuUsage();
       const outs = await convert(source(msg.file), msg.widths);
-      const answer = { bytes: {} };
+      const used = process.cpuUsage(cpu);
+      const answer = { bytes: {}, cpu_seconds: (used.user + used.system) / 1e6 };
       if (msg.data) answer.data = {};
       msg.widths.forEach((w, i) => {
         answer.bytes[w] = outs[i].length;
@@ -69,10 +72,12 @@ async function handle(msg) {
       return answer;
     }
     case "bulk": {
+      const cpu = process.cpuUsage();
       const all = await Promise.all(msg.jobs.map(([p, widths]) => convert(source(p), widths)));
       let total = 0;
       for (const outs of all) for (const out of outs) total += out.length;
-      return { bytes: total };
+      const used = process.cpuUsage(cpu);
+      return { bytes: total, cpu_seconds: (used.user + used.system) / 1e6 };
     }
     default:
       throw new Error(`unknown command ${msg.cmd}`);

@@ -26,6 +26,7 @@ class Call:
     stage: str
     start: float
     end: float
+    cpu: float  # CPU seconds of the calling thread: what neighbours' load does not inflate
 
 
 class Tracer:
@@ -45,14 +46,14 @@ class Tracer:
             if depth:
                 return original(*args, **kwargs)
             tracer._local.depth = 1
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                end = time.perf_counter()
+                end, cpu = time.perf_counter(), time.thread_time() - cpu
                 tracer._local.depth = 0
                 with tracer._lock:
-                    tracer.calls.append(Call(stage, start, end))
+                    tracer.calls.append(Call(stage, start, end, cpu))
 
         self._patches.append((owner, attr, original))
         setattr(owner, attr, traced)
@@ -62,8 +63,11 @@ class Tracer:
             setattr(owner, attr, original)
         self._patches.clear()
 
-    def summary(self, subject: str, start: float, end: float) -> StageRun:
-        """Busy and wall time per stage, in pipeline order, plus what no call covered."""
+    def summary(self, subject: str, start: float, end: float, cpu_total: float) -> StageRun:
+        """Busy, wall and CPU time per stage, in pipeline order, plus what no call covered.
+
+        ``cpu_total`` is the process's CPU time over the run (every thread).
+        """
         order: list[str] = []
         for call in sorted(self.calls, key=lambda c: c.start):
             if call.stage not in order:
@@ -72,10 +76,11 @@ class Tracer:
         for name in order:
             mine = [c for c in self.calls if c.stage == name]
             busy = sum(c.end - c.start for c in mine)
-            stages.append(Stage(name, len(mine), busy, _union(mine)))
+            cpu = sum(c.cpu for c in mine)
+            stages.append(Stage(name, len(mine), busy, _union(mine), cpu))
         covered = _union(self.calls)
-        stages.append(Stage("untraced", 0, 0.0, max(0.0, (end - start) - covered)))
-        return StageRun(subject, end - start, stages)
+        stages.append(Stage("untraced", 0, 0.0, max(0.0, (end - start) - covered), 0.0))
+        return StageRun(subject, end - start, stages, cpu_total)
 
 
 def _union(calls: list[Call]) -> float:
@@ -123,7 +128,7 @@ def run_traced(
     subject: str, fn: Callable[[], object], extra: tuple[tuple[Any, str, str], ...] = ()
 ) -> StageRun:
     with traced(extra) as tracer:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        end = time.perf_counter()
-    return tracer.summary(subject, start, end)
+        end, cpu = time.perf_counter(), time.process_time() - cpu
+    return tracer.summary(subject, start, end, cpu)

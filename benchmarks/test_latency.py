@@ -9,12 +9,12 @@ interleaved rounds give every engine the same chances at quiet moments.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from .common import ENGINES, IMAGES, QUICK, Source
+from .engines import Converter
 from .report import Results
 
 ROUNDS = 1 if QUICK else 5
@@ -31,7 +31,7 @@ def test_one_upload(
     round_no: int,
     image: str,
     engine: str,
-    converter: Callable[[Source], Any],
+    converter: Converter,
 ) -> None:
     source = corpus[image]
     benchmark.group = f"one upload: {image}"
@@ -42,4 +42,6 @@ def test_one_upload(
     if benchmark.stats is not None:
         samples = bench_results.latency.setdefault(engine, {}).setdefault(image, [])
         samples.append(benchmark.stats.stats.min)
+        cpu = bench_results.latency_cpu.setdefault(engine, {}).setdefault(image, [])
+        cpu.append(converter.cpu)
     bench_results.rounds["one upload"] = ROUNDS

@@ -8,6 +8,8 @@ pipeline already encodes in threads: the report keeps the faster as its figure.
 
 Rounds are interleaved across engines (see test_latency.py for why); the pools
 stay up between rounds, so only the first use of each pool pays for its start.
+Beside the wall time, the CPU time the engine spent is recorded (workers' or the
+node process's own): a figure the neighbours' load barely moves.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def test_bulk(
             sharp.load([s.path for s in corpus.values()])
             sharp.bulk(jobs)  # warm-up, untimed
         total = benchmark.pedantic(sharp.bulk, args=(jobs,), rounds=1, iterations=1)
+        cpu = sharp.cpu
         config = "all files at once"
     else:
         if engine == "pyvips":
@@ -75,11 +78,12 @@ def test_bulk(
             )
             pool.run()  # start the workers, import, warm caches: untimed
         total = benchmark.pedantic(pool.run, rounds=1, iterations=1)
+        cpu = pool.cpu
         config = f"{processes} process{'es' if processes > 1 else ''}"
     if benchmark.stats is None:
         return
     megapixels = sum(s.width * s.height for s in corpus.values()) / 1e6
     bench_results.bulk.append(
-        Bulk(engine, config, benchmark.stats.stats.min, len(corpus), megapixels, total)
+        Bulk(engine, config, benchmark.stats.stats.min, len(corpus), megapixels, total, cpu)
     )
     bench_results.rounds["bulk"] = ROUNDS
