@@ -1,8 +1,8 @@
 """The OpenAPI document is true: every route in it, every error code in it, and
 schemathesis finds no 5xx and no answer that breaks it (bodies and headers fuzzed).
 
-The budget is ``IMGSVC_FUZZ_EXAMPLES`` examples per operation (default 40, about
-half a minute in all); set it higher for a longer run.
+The budget is ``IMGSVC_FUZZ_EXAMPLES`` examples per operation (default 100, about
+ten seconds in all); set it higher for a longer run.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from imgsvc.storage import FileStorage
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "schemathesis-token"
-EXAMPLES = int(os.environ.get("IMGSVC_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("IMGSVC_FUZZ_EXAMPLES", "100"))
 DATABASE = DirectoryBasedExampleDatabase(str(ROOT / ".cache" / "hypothesis"))
 UI_ENDPOINTS = {"imgsvc_ui.upload_page", "imgsvc_ui.image_fragment", "imgsvc_ui.static", "static"}
 
