@@ -38,22 +38,24 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry(auto_describe=True)
-        reg = {"registry": self.registry}
         self.uploads = Counter(
             "imgsvc_uploads",
             "Uploads (POST /v1/images) by HTTP status and error code ('created' for 201).",
             ["status", "code"],
-            **reg,
+            registry=self.registry,
         )
         self.requests = Counter(
-            "imgsvc_http_requests", "HTTP requests by route and status.", ["route", "status"], **reg
+            "imgsvc_http_requests",
+            "HTTP requests by route and status.",
+            ["route", "status"],
+            registry=self.registry,
         )
         self.request_seconds = Histogram(
             "imgsvc_http_request_duration_seconds",
             "Time from the first byte of a request to its answer, by route.",
             ["route"],
             buckets=REQUEST_BUCKETS,
-            **reg,
+            registry=self.registry,
         )
         self.stage_seconds = Histogram(
             "imgsvc_conversion_stage_seconds",
@@ -61,31 +63,35 @@ class Metrics:
             "convert (decode, resize and encode every width), store (all objects written).",
             ["stage"],
             buckets=STAGE_BUCKETS,
-            **reg,
+            registry=self.registry,
         )
         self.bytes_in = Counter(
-            "imgsvc_upload_bytes", "Bytes of image data received in uploads.", **reg
+            "imgsvc_upload_bytes",
+            "Bytes of image data received in uploads.",
+            registry=self.registry,
         )
         self.bytes_out = Counter(
-            "imgsvc_output_bytes", "Bytes of conversions produced and stored.", **reg
+            "imgsvc_output_bytes",
+            "Bytes of conversions produced and stored.",
+            registry=self.registry,
         )
         self.storage_errors = Counter(
             "imgsvc_storage_errors",
             "Storage calls that failed (after the client's own retries), by operation.",
             ["operation"],
-            **reg,
+            registry=self.registry,
         )
         self.in_flight = Gauge(
             "imgsvc_conversions_in_flight",
             "Conversions running now, over all workers.",
             multiprocess_mode="livesum",
-            **reg,
+            registry=self.registry,
         )
         self.waiting = Gauge(
             "imgsvc_conversions_waiting",
             "Requests waiting for a conversion slot now, over all workers.",
             multiprocess_mode="livesum",
-            **reg,
+            registry=self.registry,
         )
 
     @contextlib.contextmanager

@@ -98,7 +98,7 @@ def _operation(
 def build_spec(settings: Settings) -> dict[str, Any]:
     """The document for an instance with these settings."""
     #: With tokens set, writes need one; without, they are open (local use only).
-    security = [{"bearer": []}] if settings.api_tokens else [{}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.api_tokens else [{}]
     image = {**_json(_ref("Description"))}
     reads = {"404": _error(404), "503": _error(503)}
     upload_errors = {str(s): _error(s) for s in (400, 401, 408, 413, 415, 422, 503)}

@@ -123,6 +123,6 @@ def run(
 ) -> None:
     check_exposure(settings, host, insecure_open_writes)
     config = Path(os.environ.get("IMGSVC_GUNICORN_CONFIG", DEFAULT_CONFIG))
-    options = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
+    options: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
     options |= {"workers": workers, "threads": threads}
     GunicornServer(settings, options, config, prepare_metrics_dir()).run()
