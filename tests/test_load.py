@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .loadgen import (
+    EXPECTED,
     Outage,
     WorkerMemory,
     expected_keys,
@@ -71,9 +72,7 @@ def test_hostile_load_with_an_s3_outage(own_s3: SeaweedS3, tmp_path: Path) -> No
 
     wrong = [a for a in answers if not a.ok]
     assert not wrong, [(a.kind, a.status, a.code, a.retry_after) for a in wrong[:10]]
-    assert {a.kind for a in answers} == {"photo", "oversized", "bomb", "tiff", "garbage"} | {
-        "truncated"
-    } or len(answers) < 30
+    assert len(answers) < 30 or {a.kind for a in answers} == set(EXPECTED), "the whole mix"
     assert any(a.status == 201 for a in answers)
     assert any(a.code == "storage_unavailable" for a in answers), "the outage was felt"
     assert 503 in outage.readyz_down, "/readyz reported storage down while it was"
