@@ -25,7 +25,7 @@ def create_app(
     if service is None:
         settings = settings or Settings.load()
         service = ImageService(settings, storage or create_storage(settings))
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the UI serves its files under /ui/static/
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_upload_bytes + MULTIPART_OVERHEAD
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["imgsvc"] = service

@@ -98,12 +98,31 @@ def srcset(obj: Context, media_id: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", type=int, help="Worker processes (default: the gunicorn config).")
 @click.option("--threads", type=int, help="Threads per worker (default: the gunicorn config).")
+@click.option(
+    "--insecure-open-writes",
+    is_flag=True,
+    help="Allow binding beyond loopback without IMGSVC_API_TOKENS (anyone can write).",
+)
 @pass_ctx
-def serve(obj: Context, host: str, port: int, workers: int | None, threads: int | None) -> None:
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int | None,
+    insecure_open_writes: bool,
+) -> None:
     """Run the HTTP service under gunicorn (a production WSGI server)."""
     from .server import run
 
-    run(obj.settings, host, port, workers=workers, threads=threads)
+    run(
+        obj.settings,
+        host,
+        port,
+        workers=workers,
+        threads=threads,
+        insecure_open_writes=insecure_open_writes,
+    )
 
 
 def _render(description: dict[str, Any], as_json: bool) -> str:

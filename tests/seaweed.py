@@ -108,7 +108,7 @@ class SeaweedS3:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(2)  # weed seldom exits on SIGTERM; SIGKILL after 2 s
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
