@@ -62,6 +62,8 @@ class Server:
             f"{workers} workers x {threads} threads" if workers and threads else config_layout()
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        #: The storage server's process (SeaweedFS), whose CPU the report shows apart.
+        self.storage_pid: int | None = None
 
     def start(self, timeout: float = 60) -> None:
         with self.log.open("ab") as log:
@@ -105,6 +107,19 @@ class Server:
                         os.kill(pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc = None
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def process_tree(root: int) -> list[int]:

@@ -79,6 +79,8 @@ class Http:
     layout: str
     slowdown_p50: float | None = None
     slowdown_p99: float | None = None
+    server_cpu: float = 0.0  # CPU seconds of the gunicorn tree during the run
+    storage_cpu: float = 0.0  # CPU seconds of the storage server (SeaweedFS) meanwhile
 
 
 @dataclass(slots=True)
@@ -517,6 +519,11 @@ def _stages(r: Results) -> list[str]:
     return rows
 
 
+def _pipeline_cpu(r: Results) -> str:
+    own = r.best_bulk("imgsvc")
+    return f"{own.cpu / own.images * 1000:.0f} ms" if own and own.cpu else "not measured"
+
+
 def _http(r: Results) -> list[str]:
     if not r.http:
         return []
@@ -528,13 +535,17 @@ def _http(r: Results) -> list[str]:
         "corpus photos one after another (multipart POST /v1/images); 8 clients go "
         "through the corpus several times, best of the rounds. Slowdown: an upload's "
         "latency over the same photo's latency with one client (the queueing, without "
-        "the photos' own spread). Memory: the gunicorn process tree, sampled every "
+        "the photos' own spread). CPU per image: the gunicorn tree's, and the storage "
+        "server's (SeaweedFS runs on the same two cores here; a deployment's S3 does "
+        "not), to compare with the pipeline's own CPU per image in bulk "
+        f"({_pipeline_cpu(r)}). Memory: the gunicorn process tree, sampled every "
         "50 ms (RSS sums count shared pages once per process; PSS does not).",
         "",
         "| storage | layout | clients | requests | errors | images/s | x pipeline bulk "
-        "| p50 ms | p99 ms | p99/p50 | slowdown p50 / p99 | peak RSS sum | peak PSS sum |",
+        "| p50 ms | p99 ms | p99/p50 | slowdown p50 / p99 | CPU per image: imgsvc + storage "
+        "| peak RSS sum | peak PSS sum |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: |",
+        "| ---: | ---: |",
     ]
     for h in sorted(r.best_http(), key=lambda h: (h.storage, h.layout, h.clients)):
         rate = h.requests / h.seconds
@@ -543,7 +554,8 @@ def _http(r: Results) -> list[str]:
             f"| {h.storage} | {h.layout} | {h.clients} | {h.requests} | {h.errors} | "
             f"{rate:.2f} | {_ratio(rate, base)} | {h.p50 * 1000:.0f} | "
             f"{h.p99 * 1000:.0f} | {h.p99 / h.p50:.2f} | {_num(h.slowdown_p50, '.2f', 'x')} / "
-            f"{_num(h.slowdown_p99, '.2f', 'x')} | {h.peak_rss_mb:.0f} MB | "
+            f"{_num(h.slowdown_p99, '.2f', 'x')} | {h.server_cpu / h.requests * 1000:.0f} + "
+            f"{h.storage_cpu / h.requests * 1000:.0f} ms | {h.peak_rss_mb:.0f} MB | "
             f"{h.peak_pss_mb:.0f} MB |"
         )
     return [*rows, ""]

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from .common import QUICK, Source
-from .httpload import MemorySampler, Server, Upload, multipart, run_load
+from .httpload import MemorySampler, Server, Upload, multipart, run_load, tree_cpu
 from .report import Http, Results
 
 STORAGES = ("file", "s3")
@@ -67,6 +67,8 @@ def server(request: pytest.FixtureRequest, corpus: dict[str, Source]) -> Iterato
                 "AWS_DEFAULT_REGION": "us-east-1",
             }
         srv = Server(env, Path(tmp) / "gunicorn.log", workers, threads)
+        if storage == "s3":
+            srv.storage_pid = seaweed.proc.pid
         srv.start()
         try:
             smallest = min(corpus.values(), key=lambda s: len(s.data))
@@ -92,8 +94,11 @@ def test_http_uploads(
 ) -> None:
     storage = request.node.callspec.params["server"][0]
     uploads = [_body(s.path) for s in corpus.values()] * (PASSES if clients > 1 else 1)
+    storage_root = server.storage_pid
     sampler = MemorySampler(server)
     sampler.start()
+    cpu0 = tree_cpu(server.proc.pid) if server.proc else 0.0
+    storage0 = tree_cpu(storage_root) if storage_root else 0.0
     try:
         benchmark.group = f"HTTP uploads: {storage} storage"
         result = benchmark.pedantic(
@@ -101,6 +106,8 @@ def test_http_uploads(
         )
     finally:
         sampler.stop()
+    server_cpu = (tree_cpu(server.proc.pid) if server.proc else 0.0) - cpu0
+    storage_cpu = (tree_cpu(storage_root) if storage_root else 0.0) - storage0
     if not result.latencies:
         pytest.fail(f"no upload succeeded: {result.errors[:3]}")
     alone = _ALONE.setdefault(f"{storage}-{server.layout}", {})
@@ -122,6 +129,8 @@ def test_http_uploads(
             layout=server.layout,
             slowdown_p50=statistics.median(slowdowns) if slowdowns else None,
             slowdown_p99=_p99(slowdowns) if slowdowns else None,
+            server_cpu=server_cpu,
+            storage_cpu=storage_cpu,
         )
     )
     if result.errors:
