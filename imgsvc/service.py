@@ -114,6 +114,24 @@ class ImageService:
         manifest = self._store(media_id, previous["file_base"], orig_key, conversion, None)
         return self._describe(manifest)
 
+    def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
+        """Convert a stored original that has no manifest (an upload interrupted before
+        its manifest, or a bucket filled by another tool). Like ``reconvert``, the
+        original is read and never written nor deleted.
+
+        Raises ``NotFound`` when the key is not an original of that image.
+        """
+        media_id = parse_media_id(media_id)
+        folder = image_prefix(self.settings.key_prefix, media_id)
+        name = orig_key.removeprefix(folder)
+        if not orig_key.startswith(folder) or "/" in name or "." not in name:
+            raise NotFound(f"{orig_key} is not an original of image {media_id}")
+        data = self.storage.get(orig_key).data
+        conversion = self._convert(data)
+        file_base = name.rsplit(".", 1)[0]
+        manifest = self._store(media_id, file_base, orig_key, conversion, None)
+        return self._describe(manifest)
+
     def _store(
         self,
         media_id: str,

@@ -287,6 +287,27 @@ def test_reconvert_uses_new_settings_and_never_touches_the_original(
     assert not svc.is_current(json.loads((root / f"media/{SEED_ID}/manifest.json").read_text()))
 
 
+def test_adopt_converts_an_original_without_a_manifest(
+    svc: ImageService, settings: Settings, recording: RecordingStorage
+) -> None:
+    data = jpeg((1000, 500))
+    key = f"media/{SEED_ID}/lost-upload.jpg"
+    recording.put(key, data, "image/jpeg")
+    recording.puts.clear()
+    description = svc.adopt(SEED_ID, key)
+    assert [(v["size"], v["width"]) for v in description["variants"]] == [
+        ("sm", 480),
+        ("md", 768),
+        ("lg", 1000),
+    ]
+    assert all(k != key for k, _, _ in recording.puts), "the original is never written"
+    assert (settings.file_root / key).read_bytes() == data
+    assert svc.describe(SEED_ID)["original"]["key"] == key
+    for wrong in (f"media/{SEED_ID}/conversions/x.webp", f"media/{SEED_ID}/noext", "elsewhere.jpg"):
+        with pytest.raises(NotFound):
+            svc.adopt(SEED_ID, wrong)
+
+
 def test_delete_removes_everything(svc: ImageService, settings: Settings) -> None:
     svc.ingest(jpeg((800, 400)), "gone.jpg", SEED_ID)
     svc.delete(SEED_ID)

@@ -2,28 +2,20 @@
 
 Re-conversion is ``ImageService.reconvert``, whose write protocol (new conversions,
 then the manifest, then removal of what the manifest no longer lists) keeps every
-image complete at every instant. An original without a manifest is "adopted" here
-from the service's public pieces, because the service has no method for it yet
-(see ``adopt``); ``ingest`` is not usable for that: it rewrites the original and,
-when a write fails, deletes it.
+image complete at every instant. An original without a manifest is "adopted" with
+``ImageService.adopt`` (not ``ingest``, which would rewrite the original).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..description import build_manifest
 from ..errors import ImgsvcError
-from ..naming import conversion_key, image_prefix, manifest_key
-from ..pipeline import convert
-from ..service import CONVERSION_CACHE_CONTROL, MANIFEST_CACHE_CONTROL, ImageService
+from ..naming import image_prefix
+from ..service import ImageService
 from .scan import Action, Finding, State, StoredImage, inspect_image
-
-log = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -82,40 +74,5 @@ def refresh(service: ImageService, media_id: str, only_outdated: bool) -> Outcom
 
 
 def adopt(service: ImageService, media_id: str, original_key: str) -> dict[str, Any]:
-    """Give a stored original that has no manifest its conversions and a manifest.
-
-    Such an original is left by an upload interrupted between its last two writes,
-    or by a bucket filled by another tool. The original is read, never written nor
-    deleted; conversions go first and the manifest last, as in the service; if a
-    write fails, the conversions this call wrote are removed again.
-
-    Stand-in for the ``ImageService.adopt`` requested from the service's owner
-    (``_store(..., original=None)`` does exactly this, with parallel uploads and the
-    janitor); replace the body with that call once it exists.
-    """
-    settings, storage = service.settings, service.storage
-    prefix = settings.key_prefix
-    file_base = original_key[len(image_prefix(prefix, media_id)) :].rsplit(".", 1)[0]
-    conversion = convert(storage.get(original_key).data, settings)
-    keys = [
-        conversion_key(prefix, media_id, file_base, v.size, v.width, v.format)
-        for v in conversion.variants
-    ]
-    manifest = build_manifest(media_id, file_base, original_key, conversion, keys, settings)
-    written: list[str] = []
-    try:
-        for variant, key in zip(conversion.variants, keys, strict=True):
-            written.append(key)
-            storage.put(key, variant.data, f"image/{variant.format}", CONVERSION_CACHE_CONTROL)
-        body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-        storage.put(
-            manifest_key(prefix, media_id), body, "application/json", MANIFEST_CACHE_CONTROL
-        )
-    except BaseException:
-        try:
-            storage.delete(written)
-        except ImgsvcError as exc:
-            # Storage is down: the next run finds the image orphaned again and retries.
-            log.warning("%s: could not remove %d conversions: %s", media_id, len(written), exc)
-        raise
-    return service.describe(media_id)
+    """Give a stored original that has no manifest its conversions and a manifest."""
+    return service.adopt(media_id, original_key)
