@@ -41,11 +41,13 @@ browser:
 ## Lint, then every test (starts its own SeaweedFS; needs no running services).
 test: install-test browser
 	$(BIN)/ruff check imgsvc tests benchmarks
+	$(BIN)/mypy imgsvc
 	$(BIN)/python -m pytest
 
 lint: install-test
 	$(BIN)/ruff check imgsvc tests benchmarks
 	$(BIN)/ruff format --check imgsvc tests benchmarks
+	$(BIN)/mypy imgsvc
 
 format: install-test
 	$(BIN)/ruff format imgsvc tests benchmarks

@@ -29,7 +29,7 @@ ui = Blueprint(
 def _ensure_helpers(state: BlueprintSetupState) -> None:
     """The fragment template calls the helpers; register them if the app has not."""
     if "responsive_img" not in state.app.jinja_env.globals:
-        templating.init_app(state.app)
+        templating.init_app(state.app)  # type: ignore[arg-type]  # always a Flask app here
 
 
 def _service() -> ImageService:

@@ -114,7 +114,7 @@ class Ledger:
 
     def start(self, prefix: str, selection: str, fingerprint: str) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        meta = {
+        meta: dict[str, str | int] = {
             "prefix": prefix,
             "selection": selection,
             "fingerprint": fingerprint,
@@ -123,7 +123,8 @@ class Ledger:
             "enqueue": "listing",
         }
         pipe = self.client.pipeline()
-        pipe.hset(self._key(run_id, "meta"), mapping=meta)
+        # redis's stubs want an invariant key type that a dict[str, ...] never matches
+        pipe.hset(self._key(run_id, "meta"), mapping=meta)  # type: ignore[arg-type]
         pipe.expire(self._key(run_id, "meta"), TTL)
         pipe.set(f"{self.ns}:last-run", run_id, ex=TTL)
         self._call(pipe.execute)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -196,7 +196,7 @@ def _without_manifest(media_id: str, originals: list[str]) -> Finding:
 
 def classify_stream(
     service: ImageService, images: Iterable[StoredImage], threads: int = 8
-) -> Iterator[Finding]:
+) -> Generator[Finding, None, None]:
     """Classify images in ``threads`` threads, in listing order, a bounded window ahead.
 
     ``Executor.map`` would drain the whole listing up front; the window keeps
