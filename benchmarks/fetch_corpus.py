@@ -76,7 +76,12 @@ def fetch(directory: Path) -> list[Path]:
         # apt-get download drops privileges to _apt, which cannot write a root-owned
         # temp dir; it falls back to an unsandboxed download with a warning.
         os.chmod(work, 0o777)
-        _run(["apt-get", "download", "-q", PACKAGE], work)
+        try:
+            _run(["apt-get", "download", "-q", PACKAGE], work)
+        except RuntimeError:
+            # a fresh machine has no package lists yet: fetch them once, then retry
+            _run(["apt-get", "update", "-qq"], work)
+            _run(["apt-get", "download", "-q", PACKAGE], work)
         debs = sorted(work.glob(f"{PACKAGE}_*.deb"))
         if not debs:
             raise RuntimeError(f"apt-get download {PACKAGE} produced no .deb")
