@@ -130,7 +130,7 @@ def _print_status(obj: Context) -> None:
     from .bulk.ledger import Ledger
     from .tasks import BulkConfig
 
-    bulk = BulkConfig.from_env()
+    bulk = BulkConfig.from_settings(obj.settings)
     ledger = Ledger.connect(obj.settings.broker_url, bulk.namespace)
     run_id = ledger.last_run()
     if run_id is None:
@@ -176,7 +176,7 @@ def worker(obj: Context, concurrency: int | None, loglevel: str) -> None:
     from .tasks import BulkConfig, run_worker
 
     try:
-        bulk = BulkConfig.from_env()
+        bulk = BulkConfig.from_settings(obj.settings)
     except ImgsvcError as exc:
         click.echo(f"imgsvc: configuration error: {exc.message}", err=True)
         sys.exit(exc.exit_code)

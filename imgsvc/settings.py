@@ -65,6 +65,18 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: Let ``imgsvc serve`` bind beyond loopback with no ``api_tokens`` (open writes).
     insecure_open_writes: bool = False
+    #: The distributed mode (``imgsvc worker``, ``reconvert --enqueue``); the reasons for
+    #: each value are in ``imgsvc/tasks.py``, which validates them together.
+    celery_namespace: str = "imgsvc"
+    celery_batch_size: int = 10
+    celery_max_queued: int = 50
+    celery_time_limit: int = 900
+    celery_visibility_timeout: int = 3600
+    celery_restore_interval: int = 10
+    celery_max_attempts: int = 3
+    celery_max_retries: int = 8
+    celery_retry_backoff: int = 5
+    celery_retry_backoff_max: int = 300
 
     @classmethod
     def load(

@@ -22,7 +22,6 @@ import logging
 import os
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -45,11 +44,7 @@ TASK_NAME = "imgsvc.reconvert_batch"
 
 @dataclass(frozen=True, slots=True)
 class BulkConfig:
-    """Knobs of the distributed mode, from ``IMGSVC_CELERY_<NAME>`` variables.
-
-    Candidates for ``Settings`` (and so for the TOML file); until then they are
-    read from the environment when a command starts.
-    """
+    """Knobs of the distributed mode: ``Settings.celery_<name>``, checked together."""
 
     #: Prefix of every Redis key (kombu's queue and ``unacked`` hash, the run ledger):
     #: two deployments, or two test runs, on one Redis do not see each other.
@@ -73,21 +68,9 @@ class BulkConfig:
     retry_backoff_max: int = 300
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BulkConfig:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = f"IMGSVC_CELERY_{f.name.upper()}"
-            raw = env.get(name, "").strip()
-            if not raw:
-                continue
-            if f.name == "namespace":
-                values[f.name] = raw
-                continue
-            try:
-                values[f.name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{name}: expected an integer, got {raw!r}") from exc
+    def from_settings(cls, settings: Settings) -> BulkConfig:
+        """The ``celery_*`` settings (TOML keys, or ``IMGSVC_CELERY_*`` variables)."""
+        values = {f.name: getattr(settings, f"celery_{f.name}") for f in fields(cls)}
         return cls(**values).validated()
 
     def validated(self) -> BulkConfig:

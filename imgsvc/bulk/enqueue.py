@@ -37,8 +37,8 @@ class Enqueuer(LocalRun):
         bulk: BulkConfig | None = None,
     ) -> None:
         super().__init__(service, options, progress)
-        self.bulk = bulk or BulkConfig.from_env()
         settings = service.settings
+        self.bulk = bulk or BulkConfig.from_settings(settings)
         self.recipe = recipe(settings)
         self.app = create_celery(settings, self.bulk)
         self.ledger = Ledger.connect(settings.broker_url, self.bulk.namespace)
