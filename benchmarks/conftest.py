@@ -29,16 +29,28 @@ RESULTS_KEY = pytest.StashKey[Results]()
 LOAD_KEY = pytest.StashKey[ForeignLoad]()
 #: My modules run in this order: HTTP last, since it is compared with the bulk figure
 #: and shares its SeaweedFS with the stage breakdown. Other modules keep their place after.
-MODULE_ORDER = ("test_latency", "test_throughput", "test_quality", "test_memory", "test_stages")
-MODULE_ORDER += ("test_http",)
+MODULE_ORDER: tuple[str, ...] = (
+    "test_latency",
+    "test_throughput",
+    "test_quality",
+    "test_memory",
+    "test_stages",
+    "test_http",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        module = _module(item)
         return MODULE_ORDER.index(module) if module in MODULE_ORDER else len(MODULE_ORDER)
 
     items.sort(key=rank)  # stable: order within a module is kept
+
+
+def _module(item: pytest.Item) -> str:
+    """The test module's own name (``test_latency``), or "" for a non-Python item."""
+    module = getattr(item, "module", None)
+    return module.__name__.rsplit(".", 1)[-1] if module is not None else ""
 
 
 def results_of(config: pytest.Config) -> Results:
@@ -50,7 +62,7 @@ def results_of(config: pytest.Config) -> Results:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Charge the CPU other processes used during this test to its section."""
-    module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+    module = _module(item)
     if module not in MODULE_ORDER:
         yield
         return

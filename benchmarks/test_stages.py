@@ -26,8 +26,12 @@ from .engines import imgsvc_settings, naive_convert
 from .report import Results, StageRun
 from .stages import run_traced
 
-SUBJECTS = ("imgsvc convert()", "imgsvc ingest(), file storage", "imgsvc ingest(), S3")
-SUBJECTS += ("naive baseline",)
+SUBJECTS: tuple[str, ...] = (
+    "imgsvc convert()",
+    "imgsvc ingest(), file storage",
+    "imgsvc ingest(), S3",
+    "naive baseline",
+)
 PLACEHOLDER = ((imgsvc.pipeline, "make_placeholder", "placeholder"),)
 
 
