@@ -198,10 +198,15 @@ class Results:
     # -- output -----------------------------------------------------------------------
 
     def write(self, directory: Path = RESULTS_DIR) -> Path:
-        """Write latest.md (committed) and latest.json (ignored by git); return the .md."""
+        """Write latest.md (committed) and latest.json (ignored by git); return the .md.
+
+        A quick run writes quick.md and quick.json instead (both ignored by git): three
+        photos and one round must not replace the figures of record.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "latest.json").write_text(json.dumps(asdict(self), indent=1, default=str))
-        path = directory / "latest.md"
+        stem = "quick" if self.quick else "latest"
+        (directory / f"{stem}.json").write_text(json.dumps(asdict(self), indent=1, default=str))
+        path = directory / f"{stem}.md"
         path.write_text(render(self))
         return path
 
