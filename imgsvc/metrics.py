@@ -60,7 +60,9 @@ class Metrics:
         self.stage_seconds = Histogram(
             "imgsvc_conversion_stage_seconds",
             "Seconds per stage of an upload: queue (waiting for a conversion slot), "
-            "convert (decode, resize and encode every width), store (all objects written).",
+            "convert (all of the conversion), within it decode, resize (to the largest "
+            "width, sRGB, upright) and encode (every width and format), and store "
+            "(all objects written).",
             ["stage"],
             buckets=STAGE_BUCKETS,
             registry=self.registry,

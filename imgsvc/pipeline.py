@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageSequence
@@ -58,7 +59,17 @@ def limits_of(settings: Settings) -> Limits:
     return Limits(settings.max_upload_bytes, settings.max_pixels, settings.max_frames)
 
 
-def convert(data: bytes, settings: Settings) -> Conversion:
+#: Times a named stage (``decode``, ``resize``, ``encode``) as a ``with`` block; the
+#: service passes its metrics' timer, the pipeline itself knows nothing of metrics.
+StageTimer = Callable[[str], AbstractContextManager[None]]
+
+
+@contextmanager
+def _untimed(_stage: str) -> Iterator[None]:
+    yield
+
+
+def convert(data: bytes, settings: Settings, stage: StageTimer = _untimed) -> Conversion:
     """Convert one source into every planned width and configured format.
 
     Raises the ``probe`` errors for refused input and ``InvalidImage`` when the
@@ -68,9 +79,9 @@ def convert(data: bytes, settings: Settings) -> Conversion:
     plan = plan_variants(source.width, source.height, settings.sizes)
     try:
         if source.animated:
-            variants, smallest = _convert_animation(im, source, plan, settings)
+            variants, smallest = _convert_animation(im, source, plan, settings, stage)
         else:
-            variants, smallest = _convert_still(im, source, plan, settings)
+            variants, smallest = _convert_still(im, source, plan, settings, stage)
         placeholder = make_placeholder(smallest)
     except ImgsvcError:
         raise
@@ -86,35 +97,49 @@ def convert(data: bytes, settings: Settings) -> Conversion:
 
 
 def _convert_still(
-    im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
+    im: Image.Image,
+    source: SourceInfo,
+    plan: Sequence[PlannedVariant],
+    settings: Settings,
+    stage: StageTimer,
 ) -> tuple[list[EncodedVariant], Image.Image]:
     raw_target = _raw_target(plan[-1], source.orientation)
-    if source.format == "jpeg":
-        im.draft(im.mode, raw_target)
-    icc = im.info.get("icc_profile")
-    im.load()
-    work = _working_mode(_plain_cmyk(im) if source.format == "jpeg" else im)
-    top = _resize(work, raw_target, first=True)
-    top = _upright(to_srgb(_finish(top), icc), source.orientation)
-    return _encode_cascade([top], plan, settings, animated=None)
+    with stage("decode"):
+        if source.format == "jpeg":
+            im.draft(im.mode, raw_target)
+        icc = im.info.get("icc_profile")
+        im.load()
+        work = _working_mode(_plain_cmyk(im) if source.format == "jpeg" else im)
+    with stage("resize"):
+        top = _resize(work, raw_target, first=True)
+        top = _upright(to_srgb(_finish(top), icc), source.orientation)
+    with stage("encode"):
+        return _encode_cascade([top], plan, settings, animated=None)
 
 
 def _convert_animation(
-    im: Image.Image, source: SourceInfo, plan: Sequence[PlannedVariant], settings: Settings
+    im: Image.Image,
+    source: SourceInfo,
+    plan: Sequence[PlannedVariant],
+    settings: Settings,
+    stage: StageTimer,
 ) -> tuple[list[EncodedVariant], Image.Image]:
+    """Frames are decoded and resized one by one (``decode`` covers both)."""
     raw_target = _raw_target(plan[-1], source.orientation)
     frames: list[Image.Image] = []
     durations: list[int] = []
     icc = im.info.get("icc_profile")
     first = 1 if has_default_image(im) else 0  # APNG viewers never show that image
-    for frame in itertools.islice(ImageSequence.Iterator(im), first, None):
-        _check_canvas(frame.size, source, settings)
-        rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
-        durations.append(int(frame.info.get("duration", 100)) or 100)
-        top = _resize(_working_mode(rgba), raw_target, first=True)
-        frames.append(_upright(to_srgb(_finish(top), icc), source.orientation))
+    with stage("decode"):
+        for frame in itertools.islice(ImageSequence.Iterator(im), first, None):
+            _check_canvas(frame.size, source, settings)
+            rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
+            durations.append(int(frame.info.get("duration", 100)) or 100)
+            top = _resize(_working_mode(rgba), raw_target, first=True)
+            frames.append(_upright(to_srgb(_finish(top), icc), source.orientation))
     timing = {"duration": durations, "loop": _loop(im.info.get("loop"), source.format)}
-    return _encode_cascade(frames, plan, settings, animated=timing)
+    with stage("encode"):
+        return _encode_cascade(frames, plan, settings, animated=timing)
 
 
 def _encode_cascade(

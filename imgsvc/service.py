@@ -97,7 +97,7 @@ class ImageService:
         try:
             self.metrics.stage_seconds.labels("queue").observe(waited)
             with self.metrics.in_flight.track_inprogress(), self.metrics.stage("convert"):
-                return convert(data, self.settings)
+                return convert(data, self.settings, self.metrics.stage)
         finally:
             self.slots.release()
 

@@ -98,7 +98,8 @@ def test_metrics_count_uploads_stages_bytes_and_requests(client: FlaskClient) ->
     assert sample(text, "imgsvc_uploads_total", status="201", code="created") == 1
     assert sample(text, "imgsvc_uploads_total", status="400", code="invalid_image") == 1
     assert sample(text, "imgsvc_uploads_total", status="415", code="unsupported_format") == 1
-    for stage, count in (("queue", 3), ("convert", 3), ("store", 1)):
+    stages = [("queue", 3), ("convert", 3), ("decode", 1), ("resize", 1), ("encode", 1)]
+    for stage, count in [*stages, ("store", 1)]:  # refused input never reaches decode
         assert sample(text, "imgsvc_conversion_stage_seconds_count", stage=stage) == count
     assert sample(text, "imgsvc_upload_bytes_total") > len(jpeg())
     assert sample(text, "imgsvc_output_bytes_total") > 0
