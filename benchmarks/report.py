@@ -101,6 +101,8 @@ class Results:
     bulk: list[Bulk] = field(default_factory=list)
     outputs: dict[str, dict[str, dict[int, int]]] = field(default_factory=dict)  # bytes
     quality: dict[str, dict[str, float]] = field(default_factory=dict)  # SSIMULACRA2 @1280
+    #: engine -> image -> width -> SSIMULACRA2
+    quality_by_width: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
     memory: list[Memory] = field(default_factory=list)
     stages: list[StageRun] = field(default_factory=list)
     http: list[Http] = field(default_factory=list)
@@ -450,11 +452,38 @@ def _side_by_side(r: Results) -> list[str]:
                 ]
             )
         )
+    rows += _per_width(r, engines)
     idle = [m for m in r.memory if m.engine == "idle"]
     if idle:
         floor = ", ".join(f"{m.kind.upper()} {m.peak_mb:.0f} MB" for m in idle)
         rows += ["", f"A Python process that imports the pipeline and reads the file: {floor}."]
     return [*rows, ""]
+
+
+def _per_width(r: Results, engines: list[str]) -> list[str]:
+    """Mean SSIMULACRA2 and total bytes at each width, over the photos every engine made."""
+    scored = [e for e in engines if r.quality_by_width.get(e)]
+    if not scored:
+        return []
+    images = set.intersection(*(set(r.quality_by_width[e]) for e in scored))
+    widths = sorted({w for e in scored for i in images for w in r.quality_by_width[e][i]})
+    rows = [
+        "",
+        "Per width: mean SSIMULACRA2 / total kB over the photos that have the width "
+        "(1680 is the one photo narrower than 1920).",
+        "",
+        "| engine | " + " | ".join(f"{w} px" for w in widths) + " |",
+        "| --- |" + " ---: |" * len(widths),
+    ]
+    for e in scored:
+        cells = []
+        for w in widths:
+            have = [i for i in sorted(images) if w in r.quality_by_width[e][i]]
+            mean = statistics.fmean(r.quality_by_width[e][i][w] for i in have) if have else None
+            kb = sum(r.outputs.get(e, {}).get(i, {}).get(w, 0) for i in have) / 1e3
+            cells.append(f"{_num(mean, '.2f')} / {kb:.0f}")
+        rows.append(_row([LABELS[e], *cells]))
+    return rows
 
 
 def _measured(r: Results, engine: str) -> bool:
