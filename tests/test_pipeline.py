@@ -432,3 +432,35 @@ def test_a_gif_frame_growing_the_canvas_is_refused_before_decoding(
         convert(data, settings)
     assert caught.value.code == "too_many_pixels"
     assert (400, 400) not in sizes_decoded
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [((3000, 2000), (1920, 1280)), ((12000, 900), (1920, 144)), ((700, 5000), (480, 3429))],
+)
+def test_the_banded_first_resize_equals_one_resize(
+    source: tuple[int, int], target: tuple[int, int]
+) -> None:
+    """The first resize runs in bands across cores; a seam would show as a difference.
+    Float rounding of a band's box may move a value by one level, never more."""
+    from imgsvc.pipeline import REDUCING_GAP, _resize_first
+
+    im = images.gradient(source)
+    whole = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    banded = _resize_first(im, target)
+    assert banded.size == whole.size
+    extrema = ImageChops.difference(banded, whole).getextrema()
+    assert all(high <= 1 for _, high in extrema)  # type: ignore[union-attr]
+
+
+def test_the_jpeg_draft_never_lands_exactly_on_the_target() -> None:
+    """A 3840 px JPEG for a 1920 px output decodes at full size, not at the 1/2 scale
+    whose IDCT would be the only filter (sharp stops one scale earlier too)."""
+    from imgsvc.pipeline import _draft_request
+
+    im = Image.open(io.BytesIO(images.encode(images.gradient((3840, 2160)), "JPEG")))
+    im.draft("RGB", _draft_request((1920, 1080)))
+    assert im.size == (3840, 2160)
+    im = Image.open(io.BytesIO(images.encode(images.gradient((5640, 3172)), "JPEG")))
+    im.draft("RGB", _draft_request((1920, 1080)))
+    assert im.size == (2820, 1586)
