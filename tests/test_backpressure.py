@@ -95,14 +95,14 @@ def test_never_more_conversions_than_slots(
     running, peak, lock = 0, 0, threading.Lock()
     real_convert = imgsvc.service.convert
 
-    def slow_convert(data: bytes, settings: Settings) -> Any:
+    def slow_convert(data: bytes, settings: Settings, *stage: Any) -> Any:
         nonlocal running, peak
         with lock:
             running += 1
             peak = max(peak, running)
         time.sleep(0.15)
         try:
-            return real_convert(data, settings)
+            return real_convert(data, settings, *stage)
         finally:
             with lock:
                 running -= 1
