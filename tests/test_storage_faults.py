@@ -85,5 +85,7 @@ def test_s3_stopped_part_way_leaves_no_partial_set(own_server: SeaweedS3) -> Non
     assert wait_for(lambda: client.get("/readyz").status_code == 200)
     assert wait_for(lambda: not service.janitor.pending), "janitor removed the partial set"
     assert own_server.keys("faults") == before
+    # A restarted SeaweedFS may answer InternalError for a while as its volumes load.
+    assert wait_for(lambda: client.get(f"/v1/images/{kept['id']}").status_code == 200)
     assert client.get(f"/v1/images/{kept['id']}").get_json() == kept
     service.close()
