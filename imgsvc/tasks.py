@@ -44,28 +44,29 @@ TASK_NAME = "imgsvc.reconvert_batch"
 
 @dataclass(frozen=True, slots=True)
 class BulkConfig:
-    """Knobs of the distributed mode: ``Settings.celery_<name>``, checked together."""
+    """Knobs of the distributed mode: ``Settings.celery_<name>`` (defaults live there),
+    checked together by ``validated``."""
 
     #: Prefix of every Redis key (kombu's queue and ``unacked`` hash, the run ledger):
     #: two deployments, or two test runs, on one Redis do not see each other.
-    namespace: str = "imgsvc"
+    namespace: str
     #: Media ids per task message.
-    batch_size: int = 10
+    batch_size: int
     #: Messages waiting in the queue beyond which ``--enqueue`` pauses (back-pressure).
-    max_queued: int = 50
+    max_queued: int
     #: Hard limit for one batch, in seconds; the child is killed and the batch requeued.
-    time_limit: int = 900
+    time_limit: int
     #: Seconds before kombu redelivers a message whose worker vanished. Must exceed
     #: ``time_limit`` and ``retry_backoff_max``, or a slow batch runs twice at once.
-    visibility_timeout: int = 3600
+    visibility_timeout: int
     #: Seconds between kombu's sweeps of the ``unacked`` hash (throttle fixed at 1).
-    restore_interval: int = 10
+    restore_interval: int
     #: Attempts at one image that never finished before it is settled as failed.
-    max_attempts: int = 3
+    max_attempts: int
     #: Retries of a batch while storage is unavailable, with exponential backoff.
-    max_retries: int = 8
-    retry_backoff: int = 5
-    retry_backoff_max: int = 300
+    max_retries: int
+    retry_backoff: int
+    retry_backoff_max: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BulkConfig:
@@ -119,7 +120,7 @@ def celery_config(settings: Settings, bulk: BulkConfig) -> dict[str, Any]:
 
 def create_celery(settings: Settings, bulk: BulkConfig | None = None) -> Celery:
     """The Celery app for these settings, with the task registered on it."""
-    bulk = bulk or BulkConfig()
+    bulk = bulk or BulkConfig.from_settings(settings)
     app = Celery("imgsvc", set_as_current=False)
     app.conf.update(celery_config(settings, bulk))
     runner = _BatchRunner(settings, bulk)
