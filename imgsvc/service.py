@@ -86,7 +86,8 @@ class ImageService:
             self.settings.key_prefix, media_id, file_base, conversion.source.ext
         )
         with self.metrics.stage("store"):
-            manifest = self._store(media_id, file_base, orig_key, conversion, original=data)
+            previous = self._manifest_or_none(media_id)
+            manifest = self._store(media_id, file_base, orig_key, conversion, data, previous)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
         return self._describe(manifest)
 
@@ -111,7 +112,9 @@ class ImageService:
         orig_key = previous["original"]["key"]
         data = self.storage.get(orig_key).data
         conversion = self._convert(data)
-        manifest = self._store(media_id, previous["file_base"], orig_key, conversion, None)
+        manifest = self._store(
+            media_id, previous["file_base"], orig_key, conversion, None, previous
+        )
         return self._describe(manifest)
 
     def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
@@ -129,7 +132,8 @@ class ImageService:
         data = self.storage.get(orig_key).data
         conversion = self._convert(data)
         file_base = name.rsplit(".", 1)[0]
-        manifest = self._store(media_id, file_base, orig_key, conversion, None)
+        previous = self._manifest_or_none(media_id)
+        manifest = self._store(media_id, file_base, orig_key, conversion, None, previous)
         return self._describe(manifest)
 
     def _store(
@@ -139,14 +143,16 @@ class ImageService:
         orig_key: str,
         conversion: Conversion,
         original: bytes | None,
+        previous: dict[str, Any] | None,
     ) -> dict[str, Any]:
+        """Write a set by the protocol above; ``previous`` is the manifest it replaces
+        (the caller has read it already), ``original`` None leaves the original alone."""
         prefix = self.settings.key_prefix
         keys = [
             conversion_key(prefix, media_id, file_base, v.size, v.width, v.format)
             for v in conversion.variants
         ]
         manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, self.settings)
-        previous = self._manifest_or_none(media_id)
         # What an earlier complete set vouches for, its manifest included, is never
         # removed by a failed attempt.
         kept = manifest_keys(previous) | {manifest_key(prefix, media_id)} if previous else set()

@@ -44,9 +44,17 @@ def imgsvc_serve(env: Mapping[str, str], log_dir: Path, workers: int = 1) -> Ite
                 time.sleep(0.2)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM the process and its children (started with ``start_new_session``),
+    SIGKILL whatever is left after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -28,6 +28,7 @@ from imgsvc.pipeline import convert
 from imgsvc.storage.s3 import S3Storage
 
 from .redis_server import RedisServer
+from .servers import stop_process_group
 from .test_reconvert import (  # fixtures among them, used by name
     Corpus,
     build_corpus,
@@ -117,16 +118,6 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         )
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def assert_as_a_local_run(storage: S3Storage, corpus: Corpus, media_id: str, env: dict) -> None:
     """The stored set is byte for byte what converting the original here gives."""
     manifest = check_complete(storage, corpus.prefix, media_id)
@@ -188,7 +179,7 @@ def test_a_killed_worker_loses_nothing_and_a_poison_image_ends_as_a_failure(
         assert enqueuer.returncode == 0, (tmp_path / "enqueue.log").read_text()
         wait_for(lambda: ledger.status(run).remaining == 0, 90, "every image settled")
     finally:
-        stop(second)
+        stop_process_group(second)
     assert longest[0] <= MAX_QUEUED
 
     status = ledger.status(run)
