@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
 from imgsvc.errors import ImgsvcError
 from imgsvc.pipeline import convert
@@ -53,10 +52,11 @@ SETTINGS = Settings.load(
     max_upload_bytes=1_000_000,
     formats=("webp", "avif"),
 )
+# No database= here: the active profile chooses it. On CI hypothesis loads its own
+# "ci" profile (derandomized, no database), and an explicit database is an error there.
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,  # the bound is asserted per input below, with a clearer message
-    database=DirectoryBasedExampleDatabase(str(ROOT / ".cache" / "hypothesis")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

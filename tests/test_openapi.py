@@ -18,7 +18,6 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
-from hypothesis.database import DirectoryBasedExampleDatabase
 from PIL import Image
 from schemathesis.checks import (
     content_type_conformance,
@@ -37,7 +36,6 @@ from imgsvc.storage import FileStorage
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "schemathesis-token"
 EXAMPLES = int(os.environ.get("IMGSVC_FUZZ_EXAMPLES", "100"))
-DATABASE = DirectoryBasedExampleDatabase(str(ROOT / ".cache" / "hypothesis"))
 UI_ENDPOINTS = {"imgsvc_ui.upload_page", "imgsvc_ui.image_fragment", "imgsvc_ui.static", "static"}
 
 
@@ -124,7 +122,6 @@ CHECKS = [
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    database=DATABASE,
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_document(case: schemathesis.Case) -> None:
