@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,11 @@ from .metrics import MULTIPROC_ENV, mark_worker_dead
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+
+
+def default_config() -> Path:
+    """``config/gunicorn.conf.py``, which the wheel ships as ``imgsvc.config``."""
+    return Path(str(files("imgsvc.config") / "gunicorn.conf.py"))
 
 
 class GunicornServer(Application):  # type: ignore[misc]
@@ -47,7 +52,7 @@ class GunicornServer(Application):  # type: ignore[misc]
         """Unused: options come from the config file and ``imgsvc serve``, not argv."""
 
     def load_config(self) -> None:
-        if self.config_file and self.config_file.is_file():
+        if self.config_file:
             self.load_config_from_file(str(self.config_file))
         for key, value in self.options.items():
             if value is not None:
@@ -122,7 +127,9 @@ def run(
     insecure_open_writes: bool = False,
 ) -> None:
     check_exposure(settings, host, insecure_open_writes)
-    config = Path(os.environ.get("IMGSVC_GUNICORN_CONFIG", DEFAULT_CONFIG))
+    config = Path(os.environ.get("IMGSVC_GUNICORN_CONFIG") or default_config())
+    if not config.is_file():
+        raise SystemExit(f"imgsvc serve: no gunicorn config at {config} (IMGSVC_GUNICORN_CONFIG)")
     options: dict[str, Any] = {"bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
     options |= {"workers": workers, "threads": threads}
     GunicornServer(settings, options, config, prepare_metrics_dir()).run()

@@ -1,0 +1,37 @@
+"""``imgsvc serve``'s gunicorn settings: the shipped config is the one that runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgsvc.server import GunicornServer, default_config
+from imgsvc.settings import Settings
+
+
+def test_the_shipped_gunicorn_config_is_found_and_applied(tmp_path: Path) -> None:
+    config = default_config()
+    assert config.is_file(), "config/gunicorn.conf.py must ship as imgsvc.config"
+    server = GunicornServer(
+        Settings.load({}, file_root=tmp_path), {"bind": "127.0.0.1:0", "workers": None}, config
+    )
+    assert server.cfg.worker_class_str == "gthread"
+    assert server.cfg.threads == 4
+    assert server.cfg.timeout == 120
+    assert server.cfg.workers >= 2
+    assert server.cfg.max_requests == 2000
+
+
+def test_command_line_options_win_over_the_config_file(tmp_path: Path) -> None:
+    options = {"bind": "127.0.0.1:0", "workers": 3, "threads": 1}
+    server = GunicornServer(Settings.load({}, file_root=tmp_path), options, default_config())
+    assert (server.cfg.workers, server.cfg.threads) == (3, 1)
+
+
+def test_a_missing_config_file_stops_serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgsvc import server
+
+    monkeypatch.setenv("IMGSVC_GUNICORN_CONFIG", str(tmp_path / "nowhere.conf.py"))
+    with pytest.raises(SystemExit, match="no gunicorn config"):
+        server.run(Settings.load({}, file_root=tmp_path), "127.0.0.1", 0)
