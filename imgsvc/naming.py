@@ -19,6 +19,28 @@ from .errors import BadRequest
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 MAX_FILE_BASE = 100
+#: Latin letters that Unicode does not decompose into a base letter and an accent.
+_LATIN_LETTERS = str.maketrans(
+    {"Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE", "œ": "oe", "ß": "ss", "Ł": "L",
+     "ł": "l", "Đ": "D", "đ": "d", "Þ": "TH", "þ": "th", "Ð": "D", "ð": "d", "\u0131": "i"}
+)  # fmt: skip
+#: The content type of every kind of object imgsvc writes, by extension. Python's
+#: ``mimetypes`` knows no ``.webp`` before 3.13 unless the host has /etc/mime.types.
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "json": "application/json",
+}
+
+
+def content_type_of(key: str) -> str:
+    """The content type of a stored object, from its key's extension."""
+    ext = key.rpartition(".")[2].lower() if "." in key.rpartition("/")[2] else ""
+    return CONTENT_TYPES.get(ext, "application/octet-stream")
 
 
 def new_media_id() -> str:
@@ -40,12 +62,14 @@ def parse_media_id(value: str) -> str:
 def safe_file_base(filename: str | None) -> str:
     """The client's file name without directories or extension, made key-safe.
 
-    Only ASCII letters, digits, ``-`` and ``_`` survive (accents are folded to
-    ASCII, anything else becomes ``-``). When nothing safe is left, a new uuid4.
+    Only ASCII letters, digits, ``-`` and ``_`` survive: accents are folded to
+    ASCII (``café`` -> ``cafe``, ``Ærø`` -> ``AEro``), any other run of characters
+    becomes one ``-``. When nothing safe is left, a new uuid4.
     """
     name = PureWindowsPath(PurePosixPath(filename or "").name).name
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    decomposed = unicodedata.normalize("NFKD", stem.translate(_LATIN_LETTERS))
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
     safe = _UNSAFE.sub("-", folded).strip("-_")[:MAX_FILE_BASE].strip("-_")
     return safe or str(uuid.uuid4())
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from .naming import CONTENT_TYPES
 from .placeholder import PREVIEW_SIDE
 from .settings import DEFAULT_SIZES_PRESETS, Settings
 from .srcset import srcset as srcset_of
@@ -36,7 +37,6 @@ __all__ = ["ImageHelpers", "init_app", "picture", "register", "responsive_img", 
 
 #: Smallest files first: a browser takes the first <source> whose type it supports.
 FORMAT_PREFERENCE = ("avif", "webp")
-MIME_TYPES = {"avif": "image/avif", "webp": "image/webp"}
 PRIMARY_FORMAT = "webp"
 HELPER_NAMES = ("srcset", "responsive_img", "picture")
 
@@ -147,7 +147,7 @@ class ImageHelpers:
             _tag(
                 "source",
                 [
-                    ("type", MIME_TYPES.get(fmt, f"image/{fmt}")),
+                    ("type", CONTENT_TYPES.get(fmt, f"image/{fmt}")),
                     ("srcset", self.srcset(image, fmt)),
                     ("sizes", resolved),
                 ],

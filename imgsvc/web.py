@@ -26,6 +26,7 @@ from .errors import (
     Unauthorized,
     UploadTooLarge,
 )
+from .naming import content_type_of
 from .openapi import build_spec
 from .service import CONVERSION_CACHE_CONTROL, ImageService
 
@@ -91,12 +92,13 @@ def healthz() -> Response:
 
 
 @api.get("/readyz")
-def readyz() -> tuple[Response, int]:
+def readyz() -> tuple[Response, int, dict[str, str]]:
     try:
         service().check_ready()
     except ServiceUnavailable as exc:
-        return jsonify({"status": "unavailable", "reason": exc.message}), 503
-    return jsonify({"status": "ok"}), 200
+        body = {"status": "unavailable", "reason": exc.message}
+        return jsonify(body), 503, {"Retry-After": str(exc.retry_after)}
+    return jsonify({"status": "ok"}), 200, {}
 
 
 @api.get("/metrics")
@@ -116,7 +118,9 @@ def media(key: str) -> Response:
     settings = service().settings
     if settings.storage != "file":
         raise NotFound("media is served by the object storage, not by imgsvc")
-    response = send_from_directory(settings.file_root.resolve(), key, max_age=None)
+    response = send_from_directory(
+        settings.file_root.resolve(), key, max_age=None, mimetype=content_type_of(key)
+    )
     if "/conversions/" in key:
         response.headers["Cache-Control"] = CONVERSION_CACHE_CONTROL
     return response

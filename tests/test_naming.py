@@ -10,6 +10,7 @@ import pytest
 from imgsvc.errors import BadRequest
 from imgsvc.naming import (
     MAX_FILE_BASE,
+    content_type_of,
     conversion_key,
     image_prefix,
     manifest_key,
@@ -43,7 +44,10 @@ def is_uuid4(value: str) -> bool:
         ("C:\\Users\\me\\Desktop\\dog.gif", "dog"),
         ("archive.tar.gz", "archive-tar"),
         ("café au lait.webp", "cafe-au-lait"),
-        ("Ærøskøbing.jpg", "rskbing"),
+        ("Ærøskøbing.jpg", "AEroskobing"),
+        ("Łódź straße.png", "Lodz-strasse"),
+        ("a—b.jpg", "a-b"),
+        ("Москва 2024.jpg", "2024"),
         (".hidden", "hidden"),
         ("no_extension", "no_extension"),
         ("a\x00b\r\nc.jpg", "a-b-c"),
@@ -134,3 +138,19 @@ def test_parse_media_id_rejects_anything_else(value: object) -> None:
     with pytest.raises(BadRequest) as caught:
         parse_media_id(value)  # type: ignore[arg-type]
     assert (caught.value.status_code, caught.value.code) == (400, "invalid_media_id")
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("media/x/conversions/a-sm-___webp_480.webp", "image/webp"),
+        ("media/x/conversions/a-sm-___avif_480.avif", "image/avif"),
+        ("media/x/Photo.JPG", "image/jpeg"),
+        ("media/x/a.png", "image/png"),
+        ("media/x/manifest.json", "application/json"),
+        ("media/x.webp/noext", "application/octet-stream"),
+        ("media/x/a.tiff", "application/octet-stream"),
+    ],
+)
+def test_content_type_of_a_key(key: str, expected: str) -> None:
+    assert content_type_of(key) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import mimetypes
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,16 @@ def test_upload_describes_and_stores(client: FlaskClient, settings: Settings) ->
         assert served.status_code == 200 and served.data == path.read_bytes()
         assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert served.mimetype == "image/webp"
+
+
+def test_media_content_types_do_not_depend_on_the_hosts_mime_table(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A minimal container has no /etc/mime.types, and Python 3.11 alone knows no .webp."""
+    body = post(client, jpeg(600, 400), "a.jpg").get_json()
+    monkeypatch.setattr(mimetypes, "guess_type", lambda *_a, **_k: (None, None))
+    assert client.get(body["variants"][0]["url"]).mimetype == "image/webp"
+    assert client.get(body["original"]["url"]).mimetype == "image/jpeg"
 
 
 def test_get_srcset_and_delete(client: FlaskClient, settings: Settings) -> None:

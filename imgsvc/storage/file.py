@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import NotFound, StorageUnavailable
+from ..naming import content_type_of
 from .base import StoredObject
 
 
@@ -50,8 +50,7 @@ class FileStorage:
             raise NotFound(f"no object {key}") from exc
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return StoredObject(data, content_type)
+        return StoredObject(data, content_type_of(key))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
