@@ -213,7 +213,8 @@ class ImageService:
         try:
             manifest = json.loads(stored.data)
             manifest_keys(manifest)
-        except (ValueError, KeyError, TypeError) as exc:
+            self._describe(manifest)  # valid means describable: every field it needs is there
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise NotFound(f"image {media_id} has no valid manifest") from exc
         return manifest  # type: ignore[no-any-return]
 

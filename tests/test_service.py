@@ -324,6 +324,29 @@ def test_unknown_images_are_not_found(svc: ImageService, media_id: str) -> None:
         svc.describe(media_id)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda m: m.pop("id"),
+        lambda m: m.update(variants=[]),
+        lambda m: m.update(variants="x"),
+        lambda m: m["variants"][0].pop("width"),
+        lambda m: m.update(original=None),
+    ],
+    ids=["no-id", "no-variants", "variants-not-a-list", "variant-without-width", "no-original"],
+)
+def test_a_damaged_manifest_is_no_manifest(
+    svc: ImageService, settings: Settings, damage: object
+) -> None:
+    svc.ingest(jpeg((800, 400)), "a.jpg", SEED_ID)
+    path = settings.file_root / f"media/{SEED_ID}/manifest.json"
+    manifest = json.loads(path.read_text())
+    damage(manifest)  # type: ignore[operator]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(NotFound, match="no valid manifest"):
+        svc.describe(SEED_ID)
+
+
 # -- failures part-way -------------------------------------------------------------------------
 
 # Puts of one ingest of a 2000 px JPEG: 4 conversions (in parallel), the original, the manifest.
