@@ -8,6 +8,7 @@ client's Content-Type are never consulted.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 from PIL import Image
@@ -83,7 +84,7 @@ def sniff(data: bytes) -> str:
             raise UnsupportedFormat(
                 "HEIC/HEIF images are not supported; send JPEG, PNG, GIF, WebP or AVIF"
             )
-    refused = _recognise_refused(head)
+    refused = _recognise_refused(head) or _recognise_svg(data[:4096])
     if refused:
         raise UnsupportedFormat(
             f"{refused} images are not supported; send JPEG, PNG, GIF, WebP or AVIF"
@@ -115,8 +116,15 @@ def _recognise_refused(head: bytes) -> str | None:
     for prefixes, name in signatures:
         if head.startswith(prefixes):
             return name
+    if re.match(rb"P[1-7]\s", head):
+        return "Netpbm"
+    return None
+
+
+def _recognise_svg(head: bytes) -> str | None:
+    """SVG is text: an XML declaration, comments or a doctype may come before ``<svg``."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")):
+    if text.startswith((b"<svg", b"<?xml")) or (text.startswith(b"<") and b"<svg" in text):
         return "SVG"
     return None
 

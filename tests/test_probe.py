@@ -64,6 +64,8 @@ REFUSED = {
     "psd": images.psd,
     "svg": lambda: images.SVG,
     "svg without xml declaration": lambda: images.SVG_BARE,
+    "svg after a comment": lambda: b"<!-- Generator: Adobe Illustrator -->\n" + images.SVG_BARE,
+    "ppm": lambda: images.solid((8, 8), fmt="PPM"),
     "heic": images.heic,
     "ico": lambda: images.solid((16, 16), fmt="ICO"),
     "pdf": lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n",
