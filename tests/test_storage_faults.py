@@ -78,7 +78,8 @@ def test_s3_stopped_part_way_leaves_no_partial_set(own_server: SeaweedS3) -> Non
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "storage_unavailable"
     assert int(response.headers["Retry-After"]) > 0
-    assert client.get("/readyz").status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and int(ready.headers["Retry-After"]) > 0
     assert service.janitor.pending, "the object that landed is queued for removal"
 
     own_server.start()

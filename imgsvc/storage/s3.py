@@ -24,14 +24,18 @@ if TYPE_CHECKING:
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 DELETE_BATCH = 1000  # the S3 DeleteObjects maximum
+#: Connections beyond the upload pool: request threads read, list and delete beside
+#: it, and the janitor removes; without them urllib3 warns "connection pool is full".
+SPARE_CONNECTIONS = 8
 
 
 def client_config(pool_size: int) -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        # total_max_attempts counts the first try; botocore's max_attempts does not.
+        retries={"mode": "standard", "total_max_attempts": 4},
         connect_timeout=3,
         read_timeout=30,
-        max_pool_connections=max(10, pool_size),
+        max_pool_connections=pool_size + SPARE_CONNECTIONS,
         # boto3 >= 1.36 sends CRC checksums by default; many S3-compatible servers
         # reject or mis-handle them, so only send them where the API requires.
         request_checksum_calculation="when_required",
