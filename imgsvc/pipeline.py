@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -23,18 +22,12 @@ from .errors import ImageRefused, ImgsvcError, InvalidImage
 from .placeholder import Placeholder, make_placeholder
 from .planning import PlannedVariant, plan_variants
 from .probe import Limits, SourceInfo, has_default_image, open_image
+from .resize import THREADS, downscale, resize_first
 from .settings import Settings
 
 #: Bumped whenever a change here alters the output; part of the manifest fingerprint.
 PIPELINE_VERSION = 3
 WEBP_METHOD = 4
-#: One thread per core for the encodes and the first resize: each job keeps a core
-#: busy (Pillow releases the GIL), so more threads only make the widest encode,
-#: which bounds an upload's latency, share its core.
-THREADS = max(1, min(4, os.cpu_count() or 1))
-#: Box-reduce before LANCZOS only past this ratio; Pillow's docs measure >= 3 as
-#: indistinguishable from a full LANCZOS pass.
-REDUCING_GAP = 3.0
 
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -119,7 +112,7 @@ def _convert_still(
         im.load()
         work = _working_mode(_plain_cmyk(im) if source.format == "jpeg" else im)
     with stage("resize"):
-        top = _resize(work, raw_target, first=True)
+        top = resize_first(work, raw_target)
         top = _upright(to_srgb(_finish(top), icc), source.orientation)
     with stage("encode"):
         return _encode_cascade([top], plan, settings, animated=None)
@@ -155,7 +148,7 @@ def _convert_animation(
             _check_canvas(frame.size, source, settings)
             rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
             durations.append(int(frame.info.get("duration", 100)) or 100)
-            top = _resize(_working_mode(rgba), raw_target, first=True)
+            top = resize_first(_working_mode(rgba), raw_target)
             frames.append(_upright(to_srgb(_finish(top), icc), source.orientation))
     timing = {"duration": durations, "loop": _loop(im.info.get("loop"), source.format)}
     with stage("encode"):
@@ -178,7 +171,7 @@ def _encode_cascade(
         current = top
         for step in reversed(plan):
             if current[0].size != (step.width, step.height):
-                current = [_downscale(f, (step.width, step.height)) for f in current]
+                current = [downscale(f, (step.width, step.height)) for f in current]
             for fmt in formats:
                 encoder = _encoder(fmt, settings.quality_for(fmt), animated)
                 jobs.append((step, fmt, pool.submit(encoder, current)))
@@ -263,59 +256,6 @@ def _working_mode(im: Image.Image) -> Image.Image:
 def _finish(im: Image.Image) -> Image.Image:
     """Back from premultiplied alpha; anything else stays as it is."""
     return im.convert("RGBA") if im.mode == "RGBa" else im
-
-
-def _resize(im: Image.Image, size: tuple[int, int], *, first: bool) -> Image.Image:
-    if im.size == size:
-        return im
-    if first:
-        return _resize_first(im, size)
-    return im.resize(size, Image.Resampling.LANCZOS)
-
-
-def _resize_first(im: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``im.resize(size, LANCZOS, reducing_gap=3)``, the LANCZOS pass split across cores.
-
-    The first resize is the only step of a still that runs alone (nothing to encode
-    yet), so it runs in horizontal bands, one per core. Pillow's resample reads past
-    a band's box for its kernel, so the bands join without a seam: the result is the
-    single call's, byte for byte on most sizes, else within one level where the float
-    rounding of a band's box moves a kernel weight (``tests/test_pipeline.py``).
-    """
-    if im.mode in ("LA", "RGBA"):  # not premultiplied: let Pillow do it (it never is here)
-        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
-    factor = (
-        max(1, int(im.width / size[0] / REDUCING_GAP)),
-        max(1, int(im.height / size[1] / REDUCING_GAP)),
-    )
-    box = (0.0, 0.0, float(im.width), float(im.height))
-    if factor != (1, 1):  # what resize(reducing_gap=...) does first, on the whole image
-        im = im.reduce(factor)
-        box = (0.0, 0.0, box[2] / factor[0], box[3] / factor[1])
-    bands = min(THREADS, size[1] // 64)
-    if bands < 2:
-        return im.resize(size, Image.Resampling.LANCZOS, box=box)
-    width, height = size
-    edges = [round(height * i / bands) for i in range(bands + 1)]
-    scale = box[3] / height
-
-    def band(i: int) -> Image.Image:
-        top, bottom = edges[i], edges[i + 1]
-        source = (box[0], top * scale, box[2], bottom * scale)
-        return im.resize((width, bottom - top), Image.Resampling.LANCZOS, box=source)
-
-    with ThreadPoolExecutor(max_workers=bands) as pool:
-        parts = list(pool.map(band, range(bands)))
-    out = Image.new(im.mode, size)
-    for top, part in zip(edges, parts, strict=False):
-        out.paste(part, (0, top))
-    return out
-
-
-def _downscale(im: Image.Image, size: tuple[int, int]) -> Image.Image:
-    if im.mode == "RGBA":
-        return im.convert("RGBa").resize(size, Image.Resampling.LANCZOS).convert("RGBA")
-    return im.resize(size, Image.Resampling.LANCZOS)
 
 
 def _upright(im: Image.Image, orientation: int) -> Image.Image:

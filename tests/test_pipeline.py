@@ -443,11 +443,11 @@ def test_the_banded_first_resize_equals_one_resize(
 ) -> None:
     """The first resize runs in bands across cores; a seam would show as a difference.
     Float rounding of a band's box may move a value by one level, never more."""
-    from imgsvc.pipeline import REDUCING_GAP, _resize_first
+    from imgsvc.resize import REDUCING_GAP, resize_first
 
     im = images.gradient(source)
     whole = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
-    banded = _resize_first(im, target)
+    banded = resize_first(im, target)
     assert banded.size == whole.size
     extrema = ImageChops.difference(banded, whole).getextrema()
     assert all(high <= 1 for _, high in extrema)  # type: ignore[union-attr]
