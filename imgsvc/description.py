@@ -58,6 +58,7 @@ def build_manifest(
             "height": src.height,
             "content_type": src.content_type,
             "bytes": src.bytes,
+            "sha256": src.sha256,
         },
         "variants": [
             {

@@ -74,6 +74,15 @@ def safe_file_base(filename: str | None) -> str:
     return safe or str(uuid.uuid4())
 
 
+def replacement_file_base(file_base: str) -> str:
+    """The file base for a new photo that replaces a set stored under ``file_base``.
+
+    Conversions are cached as immutable, so a different photo must not take the keys
+    of the one it replaces (WordPress, too, suffixes a name that is taken).
+    """
+    return f"{file_base[: MAX_FILE_BASE - 2]}-2"
+
+
 def image_prefix(prefix: str, media_id: str) -> str:
     return f"{prefix}/{media_id}/" if prefix else f"{media_id}/"
 

@@ -243,6 +243,8 @@ def _schemas() -> dict[str, Any]:
             **dims,
             "content_type": {"type": "string"},
             "bytes": {"type": "integer", "minimum": 0},
+            # Absent from manifests written before it was recorded.
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         },
     }
     placeholder = {

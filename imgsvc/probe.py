@@ -7,6 +7,7 @@ client's Content-Type are never consulted.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class SourceInfo:
     frames: int
     orientation: int
     bytes: int
+    sha256: str  # of the source bytes: tells a client's retry from a new photo
 
     @property
     def animated(self) -> bool:
@@ -167,7 +169,10 @@ def open_image(data: bytes, limits: Limits) -> tuple[Image.Image, SourceInfo]:
     _check_pixels(width, height, frames, limits)
     orientation = _orientation(im)
     upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    info = SourceInfo(kind, fmt.ext, fmt.content_type, *upright, frames, orientation, len(data))
+    digest = hashlib.sha256(data).hexdigest()
+    info = SourceInfo(
+        kind, fmt.ext, fmt.content_type, *upright, frames, orientation, len(data), digest
+    )
     return im, info
 
 

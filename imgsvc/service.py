@@ -37,6 +37,7 @@ from .naming import (
     new_media_id,
     original_key,
     parse_media_id,
+    replacement_file_base,
     safe_file_base,
 )
 from .pipeline import Conversion, convert
@@ -82,11 +83,12 @@ class ImageService:
         media_id = parse_media_id(media_id) if media_id else new_media_id()
         file_base = safe_file_base(filename)
         conversion = self._convert(data)
-        orig_key = original_key(
-            self.settings.key_prefix, media_id, file_base, conversion.source.ext
-        )
         with self.metrics.stage("store"):
             previous = self._manifest_or_none(media_id)
+            file_base = _base_beside(previous, file_base, conversion.source.sha256)
+            orig_key = original_key(
+                self.settings.key_prefix, media_id, file_base, conversion.source.ext
+            )
             manifest = self._store(media_id, file_base, orig_key, conversion, data, previous)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
         return self._describe(manifest)
@@ -249,6 +251,21 @@ class ImageService:
 
     def check_ready(self) -> None:
         self.storage.ping()
+
+
+def _base_beside(previous: dict[str, Any] | None, file_base: str, sha256: str) -> str:
+    """The file base of a re-post: other keys than the set it replaces, unless it is
+    the same photo again (a client's retry keeps its URLs).
+
+    Conversions are served as immutable for a year, so a new photo written over the
+    old one's keys would stay invisible behind browser and CDN caches; and a failure
+    part-way would leave a set that mixes two photos. Distinct keys avoid both.
+    """
+    if previous is None or previous.get("file_base") != file_base:
+        return file_base
+    if previous.get("original", {}).get("sha256") == sha256:
+        return file_base
+    return replacement_file_base(file_base)
 
 
 def _lookup_id(media_id: str) -> str:

@@ -6,6 +6,7 @@ never into a mock: what is left on disk afterwards is what the test asserts.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -263,6 +264,39 @@ def test_reingest_under_the_same_name_drops_widths_no_longer_made(
     assert [v["width"] for v in second["variants"]] == [480, 700]
 
 
+def test_a_new_photo_under_the_same_name_never_takes_the_old_ones_keys(
+    svc: ImageService, settings: Settings
+) -> None:
+    """Conversions are cached as immutable: new content needs new URLs."""
+    first = svc.ingest(jpeg((2000, 1000)), "same.jpg", SEED_ID)
+    second = svc.ingest(jpeg((1800, 900)), "same.jpg", SEED_ID)
+    assert second["original"]["key"] == f"media/{SEED_ID}/same-2.jpg"
+    assert [v["key"].rsplit("/", 1)[1] for v in second["variants"]] == [
+        "same-2-sm-___webp_480.webp",
+        "same-2-md-___webp_768.webp",
+        "same-2-lg-___webp_1280.webp",
+        "same-2-xl-___webp_1800.webp",
+    ]
+    stored = files_under(settings.file_root)
+    assert not stored & {v["key"] for v in first["variants"]} and first["original"]["key"] not in (
+        stored
+    )
+    third = svc.ingest(jpeg((1600, 800)), "same.jpg", SEED_ID)
+    assert third["original"]["key"] == f"media/{SEED_ID}/same.jpg"  # free again
+    assert svc.describe(SEED_ID) == third
+
+
+def test_the_same_photo_again_keeps_its_keys(svc: ImageService, settings: Settings) -> None:
+    """A client's retry (its first answer lost) gets the same URLs, not a second set."""
+    data = jpeg((2000, 1000))
+    first = svc.ingest(data, "same.jpg", SEED_ID)
+    again = svc.ingest(data, "same.jpg", SEED_ID)
+    assert again["srcset"] == first["srcset"]
+    assert again["original"]["sha256"] == first["original"]["sha256"]
+    assert first["original"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert len(files_under(settings.file_root)) == len(first["variants"]) + 2
+
+
 def test_reconvert_uses_new_settings_and_never_touches_the_original(
     svc: ImageService, settings: Settings, recording: RecordingStorage
 ) -> None:
@@ -366,15 +400,21 @@ def test_a_failed_first_ingest_leaves_nothing(
         faulty.describe(SEED_ID)
 
 
+@pytest.mark.parametrize("names", [("old.jpg", "new.jpg"), ("same.jpg", "same.jpg")])
 @pytest.mark.parametrize("fail_at", range(1, PUTS))
 def test_a_failed_reingest_keeps_the_earlier_set(
-    faulty: ImageService, failing: FailingStorage, settings: Settings, fail_at: int
+    faulty: ImageService,
+    failing: FailingStorage,
+    settings: Settings,
+    fail_at: int,
+    names: tuple[str, str],
 ) -> None:
-    before = faulty.ingest(jpeg((1000, 500)), "old.jpg", SEED_ID)
+    """Byte for byte, even when the new photo comes under the old one's name."""
+    before = faulty.ingest(jpeg((1000, 500)), names[0], SEED_ID)
     on_disk = {p: (settings.file_root / p).read_bytes() for p in files_under(settings.file_root)}
     failing.arm(fail_at)
     with pytest.raises(StorageUnavailable):
-        faulty.ingest(jpeg(), "new.jpg", SEED_ID)
+        faulty.ingest(jpeg(), names[1], SEED_ID)
     faulty.close()
     after = {p: (settings.file_root / p).read_bytes() for p in files_under(settings.file_root)}
     assert after == on_disk
