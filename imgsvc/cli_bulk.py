@@ -93,7 +93,11 @@ def reconvert(
     if show_status:
         if enqueue or dry_run or only_outdated or limit or prefix or workers:
             raise click.UsageError("--status takes no other option")
-        _print_status(obj)
+        try:
+            _print_status(obj)
+        except ImgsvcError as exc:  # a Celery knob out of range, or Redis away
+            click.echo(f"reconvert: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
         return
     options = RunOptions(prefix, workers or default_workers(), only_outdated, dry_run, limit)
     shown_prefix = layout_base(obj.settings.key_prefix) if prefix is None else prefix
@@ -137,8 +141,7 @@ def _print_status(obj: Context) -> None:
         click.echo("No enqueued run found (reconvert --enqueue starts one).", err=True)
         sys.exit(1)
     status = ledger.status(run_id)
-    click.echo("\n".join(status.lines(ledger.queue_length())))
-    click.echo("\n".join(failure_lines(status.failures)))
+    click.echo("\n".join(status.lines(ledger.queue_length()) + failure_lines(status.failures)))
 
 
 @contextmanager

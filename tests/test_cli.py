@@ -157,3 +157,23 @@ def test_the_config_file_is_read(runner: CliRunner, root: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("https://cdn.example/from-toml/")
     assert result.stdout.endswith("/conversions/a-only-___webp_100.webp 100w\n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "exit_code", "says"),
+    [
+        ({"IMGSVC_BROKER_URL": "redis://127.0.0.1:1/0"}, 3, "Redis unavailable"),
+        ({"IMGSVC_CELERY_VISIBILITY_TIMEOUT": "100"}, 2, "IMGSVC_CELERY_VISIBILITY_TIMEOUT"),
+    ],
+    ids=["redis-away", "bad-celery-knob"],
+)
+def test_reconvert_status_reports_what_stops_it(
+    runner: CliRunner, env: dict[str, str], extra: dict[str, str], exit_code: int, says: str
+) -> None:
+    """One line and the documented exit code, never a traceback."""
+    result = runner.invoke(cli, ["reconvert", "--status"], env={**env, **extra})
+    assert result.exit_code == exit_code, result.output
+    assert says in result.stderr and "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    )

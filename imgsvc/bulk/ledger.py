@@ -86,7 +86,7 @@ class RunStatus:
             f"  {'enqueued':<10} {self.total:>8}",
             f"  {'done':<10} {self.done:>8}   {f'({outcomes})' if outcomes else ''}".rstrip(),
             f"  {'failed':<10} {self.failed:>8}",
-            f"  {'remaining':<10} {self.remaining:>8}   ({queued_messages} batches queued)",
+            f"  {'remaining':<10} {self.remaining:>8}   ({queued_messages} {'batch' if queued_messages == 1 else 'batches'} queued)",
         ]
 
 
