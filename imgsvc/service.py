@@ -211,7 +211,10 @@ class ImageService:
     def manifest(self, media_id: str) -> dict[str, Any]:
         """The stored manifest; ``NotFound`` when the image has none (or no valid one)."""
         media_id = _lookup_id(media_id)
-        stored = self.storage.get(manifest_key(self.settings.key_prefix, media_id))
+        try:
+            stored = self.storage.get(manifest_key(self.settings.key_prefix, media_id))
+        except NotFound as exc:  # its message names a storage key: not for clients
+            raise NotFound(f"no image {media_id}") from exc
         try:
             manifest = json.loads(stored.data)
             manifest_keys(manifest)
