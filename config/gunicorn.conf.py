@@ -32,3 +32,7 @@ limit_request_field_size = 8190
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+# gunicorn >= 25.1 opens a control socket for gunicornc at one fixed path per user
+# ($HOME/.gunicorn/gunicorn.ctl), which every instance on the host would share. imgsvc
+# does not use it; older gunicorns ignore the setting.
+control_socket_disable = True

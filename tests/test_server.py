@@ -21,6 +21,7 @@ def test_the_shipped_gunicorn_config_is_found_and_applied(tmp_path: Path) -> Non
     assert server.cfg.timeout == 120
     assert server.cfg.workers >= 2
     assert server.cfg.max_requests == 2000
+    assert server.cfg.control_socket_disable  # one path per user, shared by every instance
 
 
 def test_command_line_options_win_over_the_config_file(tmp_path: Path) -> None:
