@@ -80,13 +80,14 @@ class RunStatus:
         outcomes = ", ".join(
             f"{name} {self.counts[name]}" for name in sorted(self.counts) if name != Outcome.FAILED
         )
+        batches = "batch" if queued_messages == 1 else "batches"
         return [
             f"Run {self.run_id}: {meta.get('prefix', '')} ({meta.get('selection', '')}),"
             f" started {age} ago, {state}",
             f"  {'enqueued':<10} {self.total:>8}",
             f"  {'done':<10} {self.done:>8}   {f'({outcomes})' if outcomes else ''}".rstrip(),
             f"  {'failed':<10} {self.failed:>8}",
-            f"  {'remaining':<10} {self.remaining:>8}   ({queued_messages} {'batch' if queued_messages == 1 else 'batches'} queued)",
+            f"  {'remaining':<10} {self.remaining:>8}   ({queued_messages} {batches} queued)",
         ]
 
 
