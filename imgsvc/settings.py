@@ -246,6 +246,8 @@ def _default_public_base(s: Settings) -> str:
         return "/media"
     if s.s3_endpoint_url:
         return f"{s.s3_endpoint_url.rstrip('/')}/{s.s3_bucket}"
+    if "." in (s.s3_bucket or ""):  # a dotted name breaks the *.s3 TLS certificate
+        return f"https://s3.{s.s3_region}.amazonaws.com/{s.s3_bucket}"
     return f"https://{s.s3_bucket}.s3.{s.s3_region}.amazonaws.com"
 
 

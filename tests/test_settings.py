@@ -90,6 +90,13 @@ def test_public_base_url_on_aws_without_endpoint() -> None:
     assert s.public_base_url == "https://b.s3.eu-west-1.amazonaws.com"
 
 
+def test_a_dotted_aws_bucket_gets_a_path_style_url() -> None:
+    """``media.example.com.s3.amazonaws.com`` fails the ``*.s3`` certificate over HTTPS."""
+    env = {"IMGSVC_STORAGE": "s3", "IMGSVC_S3_BUCKET": "media.example.com"}
+    s = Settings.load(env | {"IMGSVC_S3_REGION": "eu-west-1"})
+    assert s.public_base_url == "https://s3.eu-west-1.amazonaws.com/media.example.com"
+
+
 def test_sizes_from_toml(tmp_path: Path) -> None:
     path = toml(
         tmp_path,
