@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .errors import StorageUnavailable
 from .storage import Storage
@@ -19,8 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class Janitor:
-    def __init__(self, storage: Storage, max_delay: float = 30.0) -> None:
+    """``unclaimed`` filters the keys just before each removal: what a set written
+    meanwhile (a client's retry) lists must stay."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        unclaimed: Callable[[list[str]], list[str]] = list,
+        max_delay: float = 30.0,
+    ) -> None:
         self._storage = storage
+        self._unclaimed = unclaimed
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -50,7 +59,7 @@ class Janitor:
                     self._thread = None
                     return
             try:
-                self._storage.delete(keys)
+                self._storage.delete(self._unclaimed(keys))
             except StorageUnavailable:
                 self._stop.wait(delay + random.uniform(0, delay / 2))
                 delay = min(delay * 2, self._max_delay)

@@ -21,8 +21,8 @@ import click
 from .bulk.local import LocalRun, RunOptions, Summary
 from .bulk.progress import make_progress
 from .bulk.report import failure_lines, plan_lines, summary_lines
-from .bulk.scan import layout_base
 from .errors import ImgsvcError
+from .naming import layout_base
 
 if TYPE_CHECKING:
     from .cli import Context

@@ -74,13 +74,34 @@ def safe_file_base(filename: str | None) -> str:
     return safe or str(uuid.uuid4())
 
 
-def replacement_file_base(file_base: str) -> str:
-    """The file base for a new photo that replaces a set stored under ``file_base``.
+def replacement_file_base(file_base: str, sha256: str) -> str:
+    """The file base of a set that replaces another: the name plus the first 8 hex
+    digits of the new original's SHA-256.
 
-    Conversions are cached as immutable, so a different photo must not take the keys
-    of the one it replaces (WordPress, too, suffixes a name that is taken).
+    Conversions are cached as immutable, so new content must never take URLs that
+    other content had; a suffix from the content itself cannot repeat for another
+    photo, however often a media record is replaced.
     """
-    return f"{file_base[: MAX_FILE_BASE - 2]}-2"
+    return f"{file_base[: MAX_FILE_BASE - 9]}-{sha256[:8]}"
+
+
+def layout_base(key_prefix: str) -> str:
+    """The part of every key before the media id."""
+    return f"{key_prefix}/" if key_prefix else ""
+
+
+def media_id_of(key: str, base: str) -> str | None:
+    """The media id of a key in the layout (``base`` from ``layout_base``), else None."""
+    if not key.startswith(base):
+        return None
+    media_id, sep, rest = key[len(base) :].partition("/")
+    if not sep or not rest:
+        return None
+    try:
+        canonical = str(uuid.UUID(media_id))
+    except ValueError:
+        return None
+    return media_id if canonical == media_id else None
 
 
 def image_prefix(prefix: str, media_id: str) -> str:

@@ -33,7 +33,9 @@ from .metrics import Metrics, ObservedStorage
 from .naming import (
     conversion_key,
     image_prefix,
+    layout_base,
     manifest_key,
+    media_id_of,
     new_media_id,
     original_key,
     parse_media_id,
@@ -63,7 +65,7 @@ class ImageService:
         self.storage: Storage = ObservedStorage(storage, self.metrics)
         self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
         self._io = ThreadPoolExecutor(settings.storage_threads, thread_name_prefix="imgsvc-io")
-        self.janitor = Janitor(self.storage)
+        self.janitor = Janitor(self.storage, self._unclaimed)
 
     def close(self) -> None:
         self._io.shutdown(wait=True)
@@ -201,10 +203,29 @@ class ImageService:
         if not keys:
             return
         try:
-            self.storage.delete(keys)
+            self.storage.delete(self._unclaimed(keys))
         except StorageUnavailable:
             log.warning("storage down; %d objects queued for removal", len(keys))
             self.janitor.schedule(keys)
+
+    def _unclaimed(self, keys: Iterable[str]) -> list[str]:
+        """The keys that no stored manifest lists now, read at the moment of removal.
+
+        Another attempt at the same image, in this process or another one, may have
+        written the same keys and its manifest since these were marked for removal (a
+        client's retry after a 503 writes exactly the keys the failed try wrote); such
+        keys belong to that complete set now. Raises ``StorageUnavailable``.
+        """
+        wanted = set(keys)
+        base = layout_base(self.settings.key_prefix)
+        claimed: set[str] = set()
+        for media_id in {media_id_of(key, base) for key in wanted} - {None}:
+            current = self._manifest_or_none(str(media_id))
+            if current is not None:
+                claimed |= manifest_keys(current) | {
+                    manifest_key(self.settings.key_prefix, current["id"])
+                }
+        return sorted(wanted - claimed)
 
     # -- read and delete -------------------------------------------------------------
 
@@ -257,18 +278,22 @@ class ImageService:
 
 
 def _base_beside(previous: dict[str, Any] | None, file_base: str, sha256: str) -> str:
-    """The file base of a re-post: other keys than the set it replaces, unless it is
-    the same photo again (a client's retry keeps its URLs).
+    """The file base of an upload to a media id that may already have a set.
 
-    Conversions are served as immutable for a year, so a new photo written over the
-    old one's keys would stay invisible behind browser and CDN caches; and a failure
-    part-way would leave a set that mixes two photos. Distinct keys avoid both.
+    The first set takes the plain name (the layout the news site's bucket has). A
+    set that replaces another takes the name plus a digest of its own content:
+    conversions are served as immutable for a year, so content written at URLs that
+    other content had would stay hidden behind browser and CDN caches, and a failure
+    part-way would leave one set mixing two photos. The same bytes under the same
+    name again (a client's retry) keep the keys they have.
     """
-    if previous is None or previous.get("file_base") != file_base:
+    if previous is None:
         return file_base
-    if previous.get("original", {}).get("sha256") == sha256:
-        return file_base
-    return replacement_file_base(file_base)
+    replacement = replacement_file_base(file_base, sha256)
+    same_content = previous.get("original", {}).get("sha256") == sha256
+    if same_content and previous.get("file_base") in (file_base, replacement):
+        return str(previous["file_base"])
+    return replacement
 
 
 def _lookup_id(media_id: str) -> str:

@@ -264,37 +264,57 @@ def test_reingest_under_the_same_name_drops_widths_no_longer_made(
     assert [v["width"] for v in second["variants"]] == [480, 700]
 
 
-def test_a_new_photo_under_the_same_name_never_takes_the_old_ones_keys(
+def keys_of(description: dict[str, object]) -> set[str]:
+    return {v["key"] for v in description["variants"]} | {description["original"]["key"]}  # type: ignore[index, union-attr]
+
+
+def test_new_content_never_takes_urls_that_other_content_had(
     svc: ImageService, settings: Settings
 ) -> None:
-    """Conversions are cached as immutable: new content needs new URLs."""
-    first = svc.ingest(jpeg((2000, 1000)), "same.jpg", SEED_ID)
-    second = svc.ingest(jpeg((1800, 900)), "same.jpg", SEED_ID)
-    assert second["original"]["key"] == f"media/{SEED_ID}/same-2.jpg"
-    assert [v["key"].rsplit("/", 1)[1] for v in second["variants"]] == [
-        "same-2-sm-___webp_480.webp",
-        "same-2-md-___webp_768.webp",
-        "same-2-lg-___webp_1280.webp",
-        "same-2-xl-___webp_1800.webp",
-    ]
-    stored = files_under(settings.file_root)
-    assert not stored & {v["key"] for v in first["variants"]} and first["original"]["key"] not in (
-        stored
-    )
-    third = svc.ingest(jpeg((1600, 800)), "same.jpg", SEED_ID)
-    assert third["original"]["key"] == f"media/{SEED_ID}/same.jpg"  # free again
-    assert svc.describe(SEED_ID) == third
+    """Conversions are cached as immutable: every replacement needs URLs of its own,
+    however often a media record is replaced, and even when a photo comes back."""
+    photos = [jpeg((2000, 1000)), jpeg((1800, 900)), jpeg((1600, 800))]
+    first = svc.ingest(photos[0], "same.jpg", SEED_ID)
+    assert first["original"]["key"] == f"media/{SEED_ID}/same.jpg"  # the first set: plain
+    seen = {k: photos[0] for k in keys_of(first)}
+    for data in [*photos[1:], photos[0]]:
+        description = svc.ingest(data, "same.jpg", SEED_ID)
+        digest = hashlib.sha256(data).hexdigest()
+        assert description["original"]["key"] == f"media/{SEED_ID}/same-{digest[:8]}.jpg"
+        reused = {k for k in keys_of(description) if k in seen and seen[k] is not data}
+        assert not reused, reused
+        seen |= {k: data for k in keys_of(description)}
+        assert files_under(settings.file_root) == keys_of(description) | {
+            f"media/{SEED_ID}/manifest.json"
+        }
 
 
 def test_the_same_photo_again_keeps_its_keys(svc: ImageService, settings: Settings) -> None:
-    """A client's retry (its first answer lost) gets the same URLs, not a second set."""
+    """A client's retry (its first answer lost) gets the same URLs, not a second set:
+    for the first set of an image and for a replacement alike."""
     data = jpeg((2000, 1000))
     first = svc.ingest(data, "same.jpg", SEED_ID)
     again = svc.ingest(data, "same.jpg", SEED_ID)
     assert again["srcset"] == first["srcset"]
-    assert again["original"]["sha256"] == first["original"]["sha256"]
     assert first["original"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert len(files_under(settings.file_root)) == len(first["variants"]) + 2
+    other = jpeg((1800, 900))
+    replaced = svc.ingest(other, "same.jpg", SEED_ID)
+    assert svc.ingest(other, "same.jpg", SEED_ID)["srcset"] == replaced["srcset"]
+
+
+def test_a_manifest_without_a_digest_is_replaced_under_new_keys(
+    svc: ImageService, settings: Settings
+) -> None:
+    """Images stored before the digest was recorded: whatever comes, it gets new URLs."""
+    data = jpeg((2000, 1000))
+    first = svc.ingest(data, "same.jpg", SEED_ID)
+    path = settings.file_root / f"media/{SEED_ID}/manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["original"]["sha256"]
+    path.write_text(json.dumps(manifest))
+    again = svc.ingest(data, "same.jpg", SEED_ID)
+    assert not keys_of(again) & keys_of(first)
 
 
 def test_reconvert_uses_new_settings_and_never_touches_the_original(
@@ -477,3 +497,28 @@ def test_when_storage_cannot_delete_the_janitor_cleans_up_later(
         done.wait(0.05)
     assert done.is_set(), faulty.janitor.pending
     assert files_under(settings.file_root) == set()
+
+
+def test_the_janitor_spares_what_a_successful_retry_wrote(
+    faulty: ImageService, failing: FailingStorage, settings: Settings
+) -> None:
+    """A replacement fails at its manifest while storage cannot delete; the client's
+    retry then writes the same keys and succeeds. The clean-up, when it finally runs,
+    must remove only what no manifest lists: the replaced set, not the retry's."""
+    faulty.ingest(jpeg((1000, 500)), "photo.jpg", SEED_ID)
+    failing.arm(PUTS)  # the manifest of the replacement
+    failing.fail_deletes = 10**6  # deletes fail until the test says otherwise
+    new = jpeg()
+    with pytest.raises(StorageUnavailable):
+        faulty.ingest(new, "photo.jpg", SEED_ID)
+    assert faulty.janitor.pending
+    failing.arm(0)
+    retried = faulty.ingest(new, "photo.jpg", SEED_ID)  # its own stale removal is queued too
+    failing.fail_deletes = 0
+    for _ in range(1200):  # the janitor backs off while deletes fail: up to a minute
+        if not faulty.janitor.pending:
+            break
+        threading.Event().wait(0.05)
+    assert not faulty.janitor.pending
+    assert files_under(settings.file_root) == keys_of(retried) | {f"media/{SEED_ID}/manifest.json"}
+    assert faulty.describe(SEED_ID) == retried

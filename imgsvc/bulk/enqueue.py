@@ -16,13 +16,14 @@ from __future__ import annotations
 import time
 
 from ..description import fingerprint
+from ..naming import layout_base
 from ..service import ImageService
 from ..tasks import QUEUE, TASK_NAME, BulkConfig, create_celery, recipe
 from .ledger import Ledger
 from .local import LocalRun, RunOptions, Summary
 from .progress import Progress
 from .report import plan_lines
-from .scan import Finding, layout_base
+from .scan import Finding
 
 #: How long to sleep between looks at a full queue.
 BACKPRESSURE_POLL = 0.5

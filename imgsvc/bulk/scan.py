@@ -12,7 +12,6 @@ workers) only ever receive images that need converting.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +20,7 @@ from enum import StrEnum
 
 from ..description import manifest_keys
 from ..errors import ImgsvcError, NotFound
-from ..naming import image_prefix, manifest_key
+from ..naming import image_prefix, layout_base, manifest_key, media_id_of
 from ..service import ImageService
 from ..storage import Storage
 
@@ -71,11 +70,6 @@ class Finding:
         return self.state is State.OUTDATED or not only_outdated
 
 
-def layout_base(key_prefix: str) -> str:
-    """The part of every key before the media id."""
-    return f"{key_prefix}/" if key_prefix else ""
-
-
 class Listing:
     """The images under ``prefix``, grouped by media id while the listing streams.
 
@@ -119,20 +113,6 @@ def group_keys(
         group.append(key)
     if current is not None:
         yield StoredImage(current, tuple(group))
-
-
-def media_id_of(key: str, base: str) -> str | None:
-    """The media id of a key in the layout, else None."""
-    if not key.startswith(base):
-        return None
-    media_id, sep, rest = key[len(base) :].partition("/")
-    if not sep or not rest:
-        return None
-    try:
-        canonical = str(uuid.UUID(media_id))
-    except ValueError:
-        return None
-    return media_id if canonical == media_id else None
 
 
 def classify(service: ImageService, image: StoredImage) -> Finding:
