@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 
 
 def default_config() -> Path:
-    """``config/gunicorn.conf.py``, which the wheel ships as ``imgsvc.config``."""
-    return Path(str(files("imgsvc.config") / "gunicorn.conf.py"))
+    """``config/gunicorn.conf.py`` of the checkout this package was imported from, else
+    the copy a wheel ships as ``imgsvc.config`` (see pyproject.toml)."""
+    checkout = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+    if checkout.is_file():
+        return checkout
+    try:
+        return Path(str(files("imgsvc.config") / "gunicorn.conf.py"))
+    except ModuleNotFoundError:  # neither a checkout nor an install that has it
+        return checkout
 
 
 class GunicornServer(Application):  # type: ignore[misc]

@@ -36,3 +36,30 @@ def test_a_missing_config_file_stops_serve(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("IMGSVC_GUNICORN_CONFIG", str(tmp_path / "nowhere.conf.py"))
     with pytest.raises(SystemExit, match="no gunicorn config"):
         server.run(Settings.load({}, file_root=tmp_path), "127.0.0.1", 0)
+
+
+def test_the_config_found_is_the_one_beside_this_package() -> None:
+    """Not another tree's: an editable install elsewhere must not lend its config."""
+    import imgsvc
+
+    package = Path(imgsvc.__file__).resolve().parent
+    assert default_config().resolve() in (
+        package.parent / "config" / "gunicorn.conf.py",
+        package / "config" / "gunicorn.conf.py",
+    )
+
+
+def test_the_wheel_ships_every_package_and_the_config() -> None:
+    """pyproject.toml lists the packages by hand (config/ is mapped into the package);
+    a subpackage missing from that list would be missing from every wheel."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {
+        ".".join(init.parent.relative_to(root).parts) for init in root.glob("imgsvc/**/__init__.py")
+    }
+    assert set(tool["packages"]) == on_disk | {"imgsvc.config"}
+    config = root / tool["package-dir"]["imgsvc.config"]
+    assert (config / "gunicorn.conf.py").is_file() and (config / "__init__.py").is_file()
+    assert "gunicorn.conf.py" in tool["package-data"]["imgsvc.config"]
