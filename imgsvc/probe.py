@@ -118,7 +118,7 @@ def _recognise_refused(head: bytes) -> str | None:
     for prefixes, name in signatures:
         if head.startswith(prefixes):
             return name
-    if re.match(rb"P[1-7]\s", head):
+    if re.match(rb"P[1-7]\s+(?:#[^\n]*\s+)*\d", head):  # magic, then a width (comments allowed)
         return "Netpbm"
     return None
 
@@ -126,7 +126,9 @@ def _recognise_refused(head: bytes) -> str | None:
 def _recognise_svg(head: bytes) -> str | None:
     """SVG is text: an XML declaration, comments or a doctype may come before ``<svg``."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<svg", b"<?xml")) or (text.startswith(b"<") and b"<svg" in text):
+    if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")):
+        return "SVG"
+    if text.startswith(b"<!--") and b"<svg" in text:  # an editor's comment first
         return "SVG"
     return None
 

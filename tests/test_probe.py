@@ -72,6 +72,20 @@ REFUSED = {
 }
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<!DOCTYPE html><html><body><svg></svg></body></html>",
+        b"P1 report: quarterly figures",
+        b"P6\n",
+    ],
+    ids=["html-with-inline-svg", "text-starting-P1", "netpbm-magic-alone"],
+)
+def test_text_that_merely_resembles_a_refused_format_is_400(data: bytes) -> None:
+    with pytest.raises(InvalidImage):
+        open_image(data, LIMITS)
+
+
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_recognised_formats_outside_the_allowlist_are_415(name: str) -> None:
     with pytest.raises(UnsupportedFormat) as caught:
