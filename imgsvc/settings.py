@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -230,6 +231,11 @@ def _validate(s: Settings) -> None:
         "key_prefix",
         f"must be a plain path such as 'news-by', got {s.key_prefix!r}",
     )
+    need(
+        _is_redis_url(s.broker_url),
+        "broker_url",
+        f"expected redis://host:port/db, got {s.broker_url!r}",
+    )
     need(s.max_concurrent_conversions > 0, "max_concurrent_conversions", "must be positive")
     need(0 <= s.queue_timeout <= 3600, "queue_timeout", "must be within 0..3600 seconds")
     need(0 < s.upload_timeout <= 86400, "upload_timeout", "must be within 0..86400 seconds")
@@ -239,6 +245,19 @@ def _validate(s: Settings) -> None:
             "cors_origins",
             f"expected origins such as 'https://cms.example.com' or '*', got {origin!r}",
         )
+
+
+def _is_redis_url(url: str) -> bool:
+    """A URL the Redis transport of Celery (kombu) can use; checked here so that a typo
+    stops the command with its name instead of a traceback from deep in kombu."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme == "redis+socket":
+        return bool(parts.path)
+    return parts.scheme in ("redis", "rediss", "sentinel") and bool(parts.hostname)
 
 
 def _default_public_base(s: Settings) -> str:

@@ -202,3 +202,21 @@ def test_a_wrong_toml_value_names_its_variable(tmp_path: Path, text: str, named:
 def test_an_unknown_toml_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="webp_qualty"):
         Settings.load({}, config_file=toml(tmp_path, "webp_qualty = 80"))
+
+
+@pytest.mark.parametrize("url", ["http://x", "redis://h:abc/0", "redis://", "localhost:6379"])
+def test_a_broker_url_celery_cannot_use_is_refused_by_name(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^IMGSVC_BROKER_URL: "):
+        Settings.load({"IMGSVC_BROKER_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://:secret@cache.example:6380/1",
+        "redis+socket:///run/redis.sock",
+    ],
+)
+def test_redis_broker_urls_are_accepted(url: str) -> None:
+    assert Settings.load({"IMGSVC_BROKER_URL": url}).broker_url == url
