@@ -1,10 +1,12 @@
 """Fuzzing the decoder entry point, ``pipeline.convert``, with hostile bytes.
 
 Every input must end as a conversion or as one of the documented errors (an
-``ImgsvcError``), never another exception, within a time bound per input and a
-memory bound for the run. Inputs: random bytes, random bytes behind each allowed
-format's magic, seeds of every allowed format (stills, animations, metadata, ICC
-profiles) mutated byte-wise, and headers with hostile dimensions.
+``ImgsvcError``), never another exception, with the work of each input bounded by
+the limits (pixels times frames, never the clock: a slow machine must not fail a
+test; a hang is what pytest-timeout's bound catches) and a memory bound for the run.
+Inputs: random bytes, random bytes behind each allowed format's magic, seeds of
+every allowed format (stills, animations, metadata, ICC profiles) mutated
+byte-wise, and headers with hostile dimensions.
 
 Budget: ``IMGSVC_FUZZ_EXAMPLES`` examples per test (default 100, ~20 s in all);
 ``IMGSVC_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py`` for a long run. A crash
@@ -18,7 +20,6 @@ import hashlib
 import os
 import resource
 import struct
-import time
 import zlib
 from functools import cache
 from pathlib import Path
@@ -39,8 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "fuzz_corpus"
 CRASHES = ROOT / ".cache" / "fuzz-crashes"
 EXAMPLES = int(os.environ.get("IMGSVC_FUZZ_EXAMPLES", "100"))
-#: One input may take this long (a 2-megapixel decode, resize and encode takes < 1 s).
-SECONDS_PER_INPUT = 10.0
 #: Peak RSS of the whole test process; the limits below keep one input far under it.
 MAX_RSS_BYTES = 1536 * 1024 * 1024
 #: Small outputs and limits: hostile headers are what is tested, not big pictures.
@@ -56,14 +55,13 @@ SETTINGS = Settings.load(
 # "ci" profile (derandomized, no database), and an explicit database is an error there.
 FUZZ = settings(
     max_examples=EXAMPLES,
-    deadline=None,  # the bound is asserted per input below, with a clearer message
+    deadline=None,  # speed is not asserted; the work per input is, below
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 
 def check(data: bytes) -> str:
     """Convert ``data``; return the outcome, failing on anything undocumented."""
-    started = time.monotonic()
     try:
         conversion = convert(data, SETTINGS)
     except ImgsvcError as exc:
@@ -74,11 +72,10 @@ def check(data: bytes) -> str:
         raise
     else:
         assert conversion.variants and all(v.data for v in conversion.variants)
+        source = conversion.source
+        decoded = source.width * source.height * source.frames
+        assert decoded <= SETTINGS.max_pixels, f"decoded {decoded} pixels past the limit"
         outcome = "converted"
-    elapsed = time.monotonic() - started
-    if elapsed > SECONDS_PER_INPUT:
-        _save(data)
-        pytest.fail(f"{len(data)} bytes took {elapsed:.1f} s (bound {SECONDS_PER_INPUT} s)")
     return outcome
 
 
