@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -96,8 +96,7 @@ def reconvert(
         try:
             _print_status(obj)
         except ImgsvcError as exc:  # a Celery knob out of range, or Redis away
-            click.echo(f"reconvert: {exc.message}", err=True)
-            sys.exit(exc.exit_code)
+            _stop(exc)
         return
     options = RunOptions(prefix, workers or default_workers(), only_outdated, dry_run, limit)
     shown_prefix = layout_base(obj.settings.key_prefix) if prefix is None else prefix
@@ -114,12 +113,16 @@ def reconvert(
                 summary = LocalRun(obj.service, options, progress).run()
                 _print_run(summary, options, shown_prefix)
         except ImgsvcError as exc:  # the listing itself failed
-            click.echo(f"reconvert: {exc.message}", err=True)
-            sys.exit(exc.exit_code)
+            _stop(exc)
     if summary.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if summary.failed:
         sys.exit(1)
+
+
+def _stop(exc: ImgsvcError) -> NoReturn:
+    click.echo(f"reconvert: {exc.message}", err=True)
+    sys.exit(exc.exit_code)
 
 
 def _print_run(summary: Summary, options: RunOptions, shown_prefix: str) -> None:

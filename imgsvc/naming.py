@@ -39,7 +39,7 @@ CONTENT_TYPES = {
 
 def content_type_of(key: str) -> str:
     """The content type of a stored object, from its key's extension."""
-    ext = key.rpartition(".")[2].lower() if "." in key.rpartition("/")[2] else ""
+    ext = PurePosixPath(key).suffix.removeprefix(".").lower()
     return CONTENT_TYPES.get(ext, "application/octet-stream")
 
 

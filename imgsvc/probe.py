@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from .errors import ImageRefused, ImgsvcError, InvalidImage, UnsupportedFormat, UploadTooLarge
+from .naming import CONTENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +26,14 @@ class SourceFormat:
 
 
 ALLOWED = {
-    "jpeg": SourceFormat("JPEG", "jpg", "image/jpeg"),
-    "png": SourceFormat("PNG", "png", "image/png"),
-    "gif": SourceFormat("GIF", "gif", "image/gif"),
-    "webp": SourceFormat("WEBP", "webp", "image/webp"),
-    "avif": SourceFormat("AVIF", "avif", "image/avif"),
+    kind: SourceFormat(name, ext, CONTENT_TYPES[ext])
+    for kind, name, ext in [
+        ("jpeg", "JPEG", "jpg"),
+        ("png", "PNG", "png"),
+        ("gif", "GIF", "gif"),
+        ("webp", "WEBP", "webp"),
+        ("avif", "AVIF", "avif"),
+    ]
 }
 #: Formats that may animate; a multi-frame JPEG (MPO) is a stereo pair, not a movie.
 ANIMATED_FORMATS = {"gif", "webp", "png"}

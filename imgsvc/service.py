@@ -31,6 +31,7 @@ from .description import build_manifest, describe, fingerprint, manifest_keys
 from .errors import ImgsvcError, NotFound, StorageUnavailable
 from .metrics import Metrics, ObservedStorage
 from .naming import (
+    CONTENT_TYPES,
     conversion_key,
     image_prefix,
     layout_base,
@@ -49,6 +50,8 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 CONVERSION_CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: What reading a manifest of the wrong shape raises.
+_MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
 MANIFEST_CACHE_CONTROL = "no-cache"
 
 
@@ -180,7 +183,7 @@ class ImageService:
         so that the clean-up cannot race an upload that lands after it."""
         puts = [
             self._io.submit(
-                self.storage.put, key, v.data, f"image/{v.format}", CONVERSION_CACHE_CONTROL
+                self.storage.put, key, v.data, CONTENT_TYPES[v.format], CONVERSION_CACHE_CONTROL
             )
             for v, key in zip(conversion.variants, keys, strict=True)
         ]
@@ -219,8 +222,8 @@ class ImageService:
         wanted = set(keys)
         base = layout_base(self.settings.key_prefix)
         claimed: set[str] = set()
-        for media_id in {media_id_of(key, base) for key in wanted} - {None}:
-            current = self._manifest_or_none(str(media_id))
+        for media_id in {m for key in wanted if (m := media_id_of(key, base))}:
+            current = self._manifest_or_none(media_id)
             if current is not None:
                 claimed |= manifest_keys(current) | {
                     manifest_key(self.settings.key_prefix, current["id"])
@@ -239,8 +242,7 @@ class ImageService:
         try:
             manifest = json.loads(stored.data)
             manifest_keys(manifest)
-            self._describe(manifest)  # valid means describable: every field it needs is there
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except _MALFORMED as exc:
             raise NotFound(f"image {media_id} has no valid manifest") from exc
         return manifest  # type: ignore[no-any-return]
 
@@ -251,7 +253,12 @@ class ImageService:
             return None
 
     def describe(self, media_id: str) -> dict[str, Any]:
-        return self._describe(self.manifest(media_id))
+        """``NotFound`` also for a manifest that lacks what a description needs."""
+        manifest = self.manifest(media_id)
+        try:
+            return self._describe(manifest)
+        except _MALFORMED as exc:
+            raise NotFound(f"image {media_id} has no valid manifest") from exc
 
     def _describe(self, manifest: dict[str, Any]) -> dict[str, Any]:
         return describe(manifest, self.settings.public_base_url, self.settings.primary_format)
