@@ -197,7 +197,7 @@ def converter(request: pytest.FixtureRequest, engine: str) -> Converter:
 def seaweed(bench_results: Results) -> Iterator[Any]:
     """A SeaweedFS S3 server (tests/seaweed.py) with a bucket ``bench``; stopped at the end."""
     try:
-        from tests.seaweed import SeaweedS3, weed_binary
+        from tests.support.seaweed import SeaweedS3, weed_binary
 
         weed_binary()
     except (ImportError, RuntimeError) as exc:

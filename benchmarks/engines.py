@@ -4,7 +4,7 @@ The job is an upload's: decode, auto-orient, make the widths imgsvc plans
 (480/768/1280/1920, never upscaled, the source's own width when it is narrower
 than 1920), WebP quality 80 at effort/method 4, no metadata in any output.
 
-- ``imgsvc``: ``imgsvc.pipeline.convert(data, settings)``, the code under test.
+- ``imgsvc``: ``imgsvc.pipeline.convert(data, PipelineConfig)``, the code under test.
 - ``naive``: what a Pillow user writes first (the baseline every figure is a ratio
   against): decode in full, ``exif_transpose``, RGB, and for each width a LANCZOS
   resize from the full decode.
@@ -34,7 +34,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from imgsvc.planning import plan_variants
+from imgsvc.pipeline.plan import plan_variants
 from imgsvc.settings import DEFAULT_SIZES, Settings
 
 from .common import Source
@@ -66,9 +66,9 @@ def imgsvc_settings() -> Settings:
 
 def imgsvc_convert(data: bytes, widths: Sequence[int]) -> Output:
     """imgsvc plans its own widths; ``widths`` is what the others are asked to make."""
-    from imgsvc.pipeline import convert
+    from imgsvc.pipeline import PipelineConfig, convert
 
-    conversion = convert(data, imgsvc_settings())
+    conversion = convert(data, PipelineConfig.from_settings(imgsvc_settings()))
     return {v.width: v.data for v in conversion.variants if v.format == "webp"}
 
 

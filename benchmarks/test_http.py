@@ -55,7 +55,7 @@ def server(request: pytest.FixtureRequest, corpus: dict[str, Source]) -> Iterato
     with tempfile.TemporaryDirectory(prefix="imgsvc-bench-http-") as tmp:
         env = {"IMGSVC_STORAGE": "file", "IMGSVC_FILE_ROOT": str(Path(tmp) / "media")}
         if storage == "s3":
-            from tests.seaweed import ACCESS_KEY, SECRET_KEY
+            from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
 
             seaweed = request.getfixturevalue("seaweed")
             env = {

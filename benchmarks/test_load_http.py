@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.loadgen import (
+from tests.support.loadgen import (
     Outage,
     WorkerMemory,
     expected_keys,
@@ -31,8 +31,8 @@ from tests.loadgen import (
     summary,
     wait_until,
 )
-from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3
-from tests.servers import imgsvc_serve
+from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from tests.support.servers import imgsvc_serve
 
 SECONDS = float(os.environ.get("IMGSVC_LOAD_SECONDS", "60"))
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024

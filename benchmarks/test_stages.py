@@ -47,7 +47,8 @@ def subject(
     name: str = request.param
     largest = max(corpus.values(), key=lambda s: s.width * s.height)
     if name == "imgsvc convert()":
-        yield (lambda: imgsvc.pipeline.convert(largest.data, imgsvc_settings())), PLACEHOLDER
+        config = imgsvc.pipeline.PipelineConfig.from_settings(imgsvc_settings())
+        yield (lambda: imgsvc.pipeline.convert(largest.data, config)), PLACEHOLDER
     elif name == "naive baseline":
         yield (lambda: naive_convert(largest.data, largest.widths)), ()
     else:
@@ -66,7 +67,7 @@ def _service_settings(request: pytest.FixtureRequest, name: str, tmp: Path) -> S
     if name.endswith("file storage"):
         return Settings.load({}, file_root=tmp / "media")
     seaweed = request.getfixturevalue("seaweed")
-    from tests.seaweed import ACCESS_KEY, SECRET_KEY
+    from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
 
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)

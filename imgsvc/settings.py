@@ -18,9 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .formats import OUTPUT_FORMATS, PRIMARY, WEBP_MAX_SIDE
 
-WEBP_MAX_SIDE = 16383
-OUTPUT_FORMATS = ("webp", "avif")
 _SIZE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -48,7 +47,7 @@ class Settings:
     sizes: tuple[Size, ...] = DEFAULT_SIZES
     webp_quality: int = 80
     avif_quality: int = 60
-    formats: tuple[str, ...] = ("webp",)
+    formats: tuple[str, ...] = (PRIMARY.name,)
     max_upload_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
     max_frames: int = 1000
@@ -67,7 +66,7 @@ class Settings:
     #: Let ``imgsvc serve`` bind beyond loopback with no ``api_tokens`` (open writes).
     insecure_open_writes: bool = False
     #: The distributed mode (``imgsvc worker``, ``reconvert --enqueue``); the reasons for
-    #: each value are in ``imgsvc/tasks.py``, which validates them together.
+    #: each value are in ``imgsvc/bulk/celery_app.py``, which validates them together.
     celery_namespace: str = "imgsvc"
     celery_batch_size: int = 10
     celery_max_queued: int = 50
@@ -114,10 +113,11 @@ class Settings:
     @property
     def primary_format(self) -> str:
         """The format of the srcset: WebP, whatever else is configured beside it."""
-        return "webp"
+        return PRIMARY.name
 
     def quality_for(self, fmt: str) -> int:
-        return self.webp_quality if fmt == "webp" else self.avif_quality
+        """``{fmt}_quality``: each output format of the registry has its own setting."""
+        return int(getattr(self, f"{fmt}_quality"))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -217,7 +217,8 @@ def _validate(s: Settings) -> None:
     need(widths == sorted(set(widths)), "sizes", f"widths must ascend strictly, got {widths}")
     need(0 <= s.webp_quality <= 100, "webp_quality", "must be within 0..100")
     need(0 <= s.avif_quality <= 100, "avif_quality", "must be within 0..100")
-    need("webp" in s.formats, "formats", "must include 'webp' (the srcset format)")
+    primary = PRIMARY.name
+    need(primary in s.formats, "formats", f"must include {primary!r} (the srcset format)")
     for fmt in s.formats:
         need(fmt in OUTPUT_FORMATS, "formats", f"unknown format {fmt!r}")
     need(len(set(s.formats)) == len(s.formats), "formats", "formats must be unique")

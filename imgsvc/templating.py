@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from .naming import CONTENT_TYPES
-from .placeholder import PREVIEW_SIDE
+from .describe.markup import extra_attrs, tag, with_style
+from .describe.srcset import srcset as srcset_of
+from .formats import CONTENT_TYPES, PRIMARY, by_preference
+from .pipeline.placeholder import PREVIEW_SIDE
 from .settings import DEFAULT_SIZES_PRESETS, Settings
-from .srcset import srcset as srcset_of
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -35,15 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ImageHelpers", "init_app", "picture", "register", "responsive_img", "srcset"]
 
-#: Smallest files first: a browser takes the first <source> whose type it supports.
-FORMAT_PREFERENCE = ("avif", "webp")
-PRIMARY_FORMAT = "webp"
+PRIMARY_FORMAT = PRIMARY.name
 HELPER_NAMES = ("srcset", "responsive_img", "picture")
 
-#: Attributes the helpers compute; letting ``**attrs`` replace them would break the
-#: promise that src, srcset, sizes, width and height always match the description.
-_RESERVED = frozenset({"src", "srcset", "sizes", "width", "height", "type"})
-_ATTR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]*$")
 # The placeholder is stored data, but a manifest is a file anyone with bucket access
 # can edit: only a base64 image data URI and a hex colour ever reach a style attribute.
 _DATA_URI = re.compile(r"^data:image/(?:webp|png|jpeg|gif|avif);base64,[A-Za-z0-9+/]+={0,2}$")
@@ -116,10 +111,10 @@ class ImageHelpers:
             ("loading", loading),
             ("decoding", decoding),
         ]
-        extra = _extra_attrs(attrs)
+        extra = extra_attrs(attrs)
         if placeholder:
-            extra = _with_style(extra, placeholder_style(image))
-        return _tag("img", [*core, *extra])
+            extra = with_style(extra, placeholder_style(image))
+        return tag("img", [*core, *extra])
 
     def picture(
         self,
@@ -144,7 +139,7 @@ class ImageHelpers:
             return img
         resolved = self.resolve_sizes(sizes)
         sources = [
-            _tag(
+            tag(
                 "source",
                 [
                     ("type", CONTENT_TYPES.get(fmt, f"image/{fmt}")),
@@ -248,54 +243,10 @@ def _dimensions(image: Mapping[str, Any], largest: Mapping[str, Any] | None) -> 
 
 
 def _formats_in(image: Mapping[str, Any], wanted: Iterable[str]) -> list[str]:
-    """``wanted`` formats the image has, in preference order (unknown ones last)."""
+    """``wanted`` formats the image has, in the registry's preference order (smallest
+    files first: a browser takes the first <source> whose type it supports)."""
     have = {v.get("format", PRIMARY_FORMAT) for v in image.get("variants") or ()}
-    rank = {fmt: i for i, fmt in enumerate(FORMAT_PREFERENCE)}
-    present = [fmt for fmt in dict.fromkeys(wanted) if fmt in have]
-    return sorted(present, key=lambda fmt: rank.get(fmt, len(rank)))
-
-
-def _extra_attrs(attrs: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """Keyword arguments as HTML attribute names, in the order given."""
-    out: list[tuple[str, Any]] = []
-    for key, value in attrs.items():
-        name = key.rstrip("_").replace("_", "-").lower()
-        if name in _RESERVED:
-            raise TypeError(f"{name!r} is computed from the description and cannot be set")
-        if not _ATTR_NAME.match(name):
-            raise ValueError(f"not an HTML attribute name: {key!r}")
-        out.append((name, value))
-    return out
-
-
-def _with_style(attrs: list[tuple[str, Any]], style: str) -> list[tuple[str, Any]]:
-    """Put the placeholder style first in ``style``, so the caller's own style wins."""
-    if not style:
-        return attrs
-    for i, (name, value) in enumerate(attrs):
-        if name == "style" and value not in (None, False, ""):
-            attrs = list(attrs)
-            attrs[i] = ("style", f"{style};{_text(value)}")
-            return attrs
-    return [*[(n, v) for n, v in attrs if n != "style"], ("style", style)]
-
-
-def _text(value: Any) -> str:
-    """An attribute value as plain text; ``Markup`` is unescaped first so it is not
-    escaped twice, and its quotes still cannot end the attribute."""
-    return value.unescape() if isinstance(value, Markup) else str(value)
-
-
-def _tag(name: str, attrs: Iterable[tuple[str, Any]]) -> Markup:
-    parts = [Markup(name)]
-    for key, value in attrs:
-        if value is None or value is False:
-            continue
-        if value is True:
-            parts.append(Markup(key))
-        else:
-            parts.append(Markup('{}="{}"').format(Markup(key), escape(_text(value))))
-    return Markup("<") + Markup(" ").join(parts) + Markup(">")
+    return by_preference([fmt for fmt in wanted if fmt in have])
 
 
 # -- registration ------------------------------------------------------------------

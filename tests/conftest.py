@@ -16,7 +16,7 @@ from imgsvc import ImageService, Settings, create_app
 from imgsvc.storage import FileStorage, Storage
 from imgsvc.storage.s3 import S3Storage
 
-from .seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from .support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .loadgen import (
+from .support.loadgen import (
     EXPECTED,
     Outage,
     WorkerMemory,
@@ -26,8 +26,8 @@ from .loadgen import (
     summary,
     wait_until,
 )
-from .seaweed import SeaweedS3
-from .servers import imgsvc_serve
+from .support.seaweed import SeaweedS3
+from .support.servers import imgsvc_serve
 
 SECONDS = float(os.environ.get("IMGSVC_LOAD_SECONDS", "10"))
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024

@@ -21,7 +21,7 @@ from imgsvc.service import ImageService
 from imgsvc.settings import Settings, Size
 from imgsvc.storage import FileStorage
 
-from . import images
+from .support import images
 
 SEED_ID = "b797c7e7-f97e-44af-848a-64a0818214cd"
 SEED_NAME = "368de410-6cb2-4516-89cf-b8b9e44746cf.jpg"

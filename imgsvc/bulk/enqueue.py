@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import time
 
-from ..description import fingerprint
-from ..naming import layout_base
 from ..service import ImageService
-from ..tasks import QUEUE, TASK_NAME, BulkConfig, create_celery, recipe
+from ..storage.keys import layout_base
+from .celery_app import QUEUE, TASK_NAME, BulkConfig, create_celery, recipe
 from .ledger import Ledger
 from .local import LocalRun, RunOptions, Summary
 from .progress import Progress
@@ -45,7 +44,7 @@ class Enqueuer(LocalRun):
         self.ledger = Ledger.connect(settings.broker_url, self.bulk.namespace)
         self.prefix = layout_base(settings.key_prefix) if options.prefix is None else options.prefix
         selection = "outdated" if options.only_outdated else "outdated, missing, orphaned"
-        self.run_id = self.ledger.start(self.prefix, selection, fingerprint(settings))
+        self.run_id = self.ledger.start(self.prefix, selection, service.fingerprint)
         self.enqueued = 0
         self.batches = 0
         self.waited = 0.0

@@ -18,11 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..description import manifest_keys
+from ..describe import manifest_keys
 from ..errors import ImgsvcError, NotFound
-from ..naming import image_prefix, layout_base, manifest_key, media_id_of
 from ..service import ImageService
 from ..storage import Storage
+from ..storage.keys import image_prefix, layout_base, manifest_key, media_id_of
 
 #: How many examples of each class a plan keeps for the operator.
 EXAMPLES = 5

@@ -13,8 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import ImgsvcError
-from ..naming import image_prefix
 from ..service import ImageService
+from ..storage.keys import image_prefix
 from .scan import Action, Finding, State, StoredImage, inspect_image
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -40,4 +41,9 @@ class Storage(Protocol):
 
     def ping(self) -> None:
         """Raise ``StorageUnavailable`` unless the backend answers."""
+        ...
+
+    def local_root(self) -> Path | None:
+        """The directory imgsvc must serve the objects from (under ``/media/``), or
+        None when the backend serves its own public URLs."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import NotFound, StorageUnavailable
-from ..naming import content_type_of
+from ..formats import content_type_of
 from .base import StoredObject
 
 
@@ -104,3 +104,6 @@ class FileStorage:
                 raise StorageUnavailable(f"{self.root} is not writable")
         except OSError as exc:
             raise StorageUnavailable(f"{self.root}: {exc.strerror}") from exc
+
+    def local_root(self) -> Path:
+        return self.root

@@ -125,3 +125,6 @@ class S3Storage:
                 self.client.head_bucket(Bucket=self.bucket)
         except NotFound as exc:
             raise StorageUnavailable(f"bucket {self.bucket} does not exist") from exc
+
+    def local_root(self) -> None:
+        return None

@@ -1,0 +1,98 @@
+"""The pipeline's own configuration, made once from ``Settings`` (after imgproxy's
+``processing/config.go``): the pipeline never sees tokens, buckets or Celery knobs.
+
+Two parts, because they play different roles:
+
+- ``Output``: everything the bytes of a conversion depend on besides the source and
+  the code. The fingerprint that marks a stored set current or outdated is derived
+  from *all* of its fields and ``PIPELINE_VERSION``; nobody lists them by hand, so a
+  new output setting cannot be left out of it. A field whose value is ``None`` is
+  left out of the digest: a new optional setting, unset, keeps every stored
+  fingerprint valid.
+- ``Limits``: what the receiver refuses (bytes, pixels, frames). They decide whether
+  an image is converted, never how, so they are not in the fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..formats import WEBP
+from ..formats import max_side as max_side_of
+from .receive import Limits
+from .version import PIPELINE_VERSION
+
+if TYPE_CHECKING:
+    from ..settings import Settings, Size
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a conversion's bytes depend on.
+
+    ``formats`` maps each output format, in the configured order, to its encoder
+    quality. ``webp_method`` is the registry's WebP ``method``: it sits here, under
+    the name stored fingerprints have carried since the first manifest, so that a
+    change of it outdates the library like any other output setting.
+    """
+
+    sizes: tuple[Size, ...]
+    formats: Mapping[str, int]
+    webp_method: int = WEBP.encoder["method"]
+
+    def quality(self, fmt: str) -> int:
+        return self.formats[fmt]
+
+    @property
+    def max_side(self) -> int:
+        return max_side_of(tuple(self.formats))
+
+    def recipe(self) -> dict[str, Any]:
+        """The canonical JSON-able form of every field (``None`` ones left out)."""
+        recipe: dict[str, Any] = {"pipeline": PIPELINE_VERSION}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                recipe[field.name] = _canonical(value)
+        return recipe
+
+    def fingerprint(self) -> str:
+        """16 hex digits of the recipe's SHA-256; a manifest with another is outdated."""
+        text = json.dumps(self.recipe(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    output: Output
+    limits: Limits
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        output = Output(
+            sizes=tuple(settings.sizes),
+            formats=MappingProxyType({f: settings.quality_for(f) for f in settings.formats}),
+        )
+        limits = Limits(settings.max_upload_bytes, settings.max_pixels, settings.max_frames)
+        return cls(output, limits)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.output.fingerprint()
+
+
+def _canonical(value: Any) -> Any:
+    """Dataclasses as lists of their fields, mappings as dicts, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_canonical(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    return value

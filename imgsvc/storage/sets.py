@@ -1,0 +1,193 @@
+"""The write protocol: how a set of objects (original, conversions, manifest) is
+written, replaced and removed so that every stored set stays complete.
+
+1. conversions first (in parallel), then the original, then the manifest, so the
+   presence of a manifest means the set is complete;
+2. only after the manifest: removal of objects the previous set had and the new one
+   does not;
+3. on failure, removal of everything this attempt wrote that no earlier complete set
+   vouches for. When storage is down that removal is retried in the background
+   (``janitor.py``), and every removal skips keys a manifest lists at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+
+from ..describe import build_manifest, manifest_keys
+from ..errors import NotFound, StorageUnavailable
+from ..formats import CONTENT_TYPES
+from ..pipeline import Conversion
+from .base import Storage
+from .janitor import Janitor
+from .keys import (
+    conversion_key,
+    image_prefix,
+    layout_base,
+    manifest_key,
+    media_id_of,
+    replacement_file_base,
+)
+
+log = logging.getLogger(__name__)
+
+CONVERSION_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MANIFEST_CACHE_CONTROL = "no-cache"
+#: What reading a manifest of the wrong shape raises.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
+
+
+class SetStore:
+    """Reads and writes whole sets in one storage under one key prefix."""
+
+    def __init__(self, storage: Storage, key_prefix: str, threads: int) -> None:
+        self.storage = storage
+        self.prefix = key_prefix
+        self._io = ThreadPoolExecutor(threads, thread_name_prefix="imgsvc-io")
+        self.janitor = Janitor(storage, self.unclaimed)
+
+    def close(self) -> None:
+        self._io.shutdown(wait=True)
+        self.janitor.close()
+
+    # -- read ------------------------------------------------------------------
+
+    def manifest(self, media_id: str) -> dict[str, Any]:
+        """The stored manifest of a canonical media id; ``NotFound`` when there is
+        none or it is not a valid one."""
+        try:
+            stored = self.storage.get(manifest_key(self.prefix, media_id))
+        except NotFound as exc:  # its message names a storage key: not for clients
+            raise NotFound(f"no image {media_id}") from exc
+        try:
+            manifest = json.loads(stored.data)
+            manifest_keys(manifest)
+        except MALFORMED as exc:
+            raise NotFound(f"image {media_id} has no valid manifest") from exc
+        return manifest  # type: ignore[no-any-return]
+
+    def manifest_or_none(self, media_id: str) -> dict[str, Any] | None:
+        try:
+            return self.manifest(media_id)
+        except NotFound:
+            return None
+
+    # -- write -----------------------------------------------------------------
+
+    def write(
+        self,
+        media_id: str,
+        file_base: str,
+        orig_key: str,
+        conversion: Conversion,
+        original: bytes | None,
+        previous: dict[str, Any] | None,
+        fingerprint: str,
+    ) -> dict[str, Any]:
+        """Write a set by the protocol above and return its manifest. ``previous`` is
+        the manifest it replaces (the caller has read it already); ``original`` None
+        leaves the original alone."""
+        keys = [
+            conversion_key(self.prefix, media_id, file_base, v.size, v.width, v.format)
+            for v in conversion.variants
+        ]
+        manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, fingerprint)
+        mkey = manifest_key(self.prefix, media_id)
+        # What an earlier complete set vouches for, its manifest included, is never
+        # removed by a failed attempt.
+        kept = manifest_keys(previous) | {mkey} if previous else set()
+        attempted: list[str] = list(keys)
+        try:
+            self._put_conversions(conversion, keys)
+            if original is not None:
+                attempted.append(orig_key)
+                self.storage.put(orig_key, original, conversion.source.content_type)
+            attempted.append(mkey)
+            body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+            self.storage.put(mkey, body, "application/json", MANIFEST_CACHE_CONTROL)
+        except BaseException:
+            self.discard(k for k in attempted if k not in kept)
+            raise
+        if previous:
+            self.discard(manifest_keys(previous) - manifest_keys(manifest))
+        return manifest
+
+    def _put_conversions(self, conversion: Conversion, keys: list[str]) -> None:
+        """Upload in parallel; on failure, return only once no upload is in flight,
+        so that the clean-up cannot race an upload that lands after it."""
+        puts = [
+            self._io.submit(
+                self.storage.put, key, v.data, CONTENT_TYPES[v.format], CONVERSION_CACHE_CONTROL
+            )
+            for v, key in zip(conversion.variants, keys, strict=True)
+        ]
+        try:
+            for future in puts:
+                future.result()
+        except BaseException:
+            for future in puts:
+                future.cancel()
+            wait(puts)
+            raise
+
+    def delete(self, media_id: str) -> None:
+        """Remove the manifest first (the set stops being complete), then every object."""
+        mkey = manifest_key(self.prefix, media_id)
+        keys = list(self.storage.list(image_prefix(self.prefix, media_id)))
+        if not keys:
+            raise NotFound(f"no image {media_id}")
+        self.storage.delete([mkey])
+        self.storage.delete([k for k in keys if k != mkey])
+
+    # -- clean-up --------------------------------------------------------------
+
+    def discard(self, keys: Iterable[str]) -> None:
+        """Remove what no manifest claims; queue it for the janitor if storage is down."""
+        keys = sorted(set(keys))
+        if not keys:
+            return
+        try:
+            self.storage.delete(self.unclaimed(keys))
+        except StorageUnavailable:
+            log.warning("storage down; %d objects queued for removal", len(keys))
+            self.janitor.schedule(keys)
+
+    def unclaimed(self, keys: Iterable[str]) -> list[str]:
+        """The keys that no stored manifest lists now, read at the moment of removal.
+
+        Another attempt at the same image, in this process or another one, may have
+        written the same keys and its manifest since these were marked for removal (a
+        client's retry after a 503 writes exactly the keys the failed try wrote); such
+        keys belong to that complete set now. Raises ``StorageUnavailable``.
+        """
+        wanted = set(keys)
+        base = layout_base(self.prefix)
+        claimed: set[str] = set()
+        for media_id in {m for key in wanted if (m := media_id_of(key, base))}:
+            current = self.manifest_or_none(media_id)
+            if current is not None:
+                claimed |= manifest_keys(current) | {manifest_key(self.prefix, current["id"])}
+        return sorted(wanted - claimed)
+
+
+def file_base_beside(previous: dict[str, Any] | None, file_base: str, sha256: str) -> str:
+    """The file base of an upload to a media id that may already have a set.
+
+    The first set takes the plain name (the layout the news site's bucket has). A
+    set that replaces another takes the name plus a digest of its own content:
+    conversions are served as immutable for a year, so content written at URLs that
+    other content had would stay hidden behind browser and CDN caches, and a failure
+    part-way would leave one set mixing two photos. The same bytes under the same
+    name again (a client's retry) keep the keys they have.
+    """
+    if previous is None:
+        return file_base
+    replacement = replacement_file_base(file_base, sha256)
+    same_content = previous.get("original", {}).get("sha256") == sha256
+    if same_content and previous.get("file_base") in (file_base, replacement):
+        return str(previous["file_base"])
+    return replacement

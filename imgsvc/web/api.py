@@ -1,0 +1,166 @@
+"""The HTTP API (v1): thin views over ImageService, one error handler for everything."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    request,
+    send_from_directory,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from ..errors import (
+    BadRequest,
+    ImgsvcError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    UploadTooLarge,
+)
+from ..formats import content_type_of
+from ..service import ImageService
+from ..storage.sets import CONVERSION_CACHE_CONTROL
+from .openapi import build_spec
+
+log = logging.getLogger(__name__)
+api = Blueprint("imgsvc", __name__)
+
+
+def service() -> ImageService:
+    return current_app.extensions["imgsvc"]  # type: ignore[no-any-return]
+
+
+def require_write_token() -> None:
+    tokens = service().settings.api_tokens
+    if not tokens:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    ok = False
+    for token in tokens:  # compare with every token so timing says nothing about which
+        ok |= hmac.compare_digest(given.strip().encode(), token.encode())
+    if scheme.lower() != "bearer" or not ok:
+        raise Unauthorized("writes need 'Authorization: Bearer <token>' with a valid token")
+
+
+@api.post("/v1/images")
+def upload() -> tuple[Response, int, dict[str, str]]:
+    require_write_token()
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest("send the image as multipart/form-data with a field named 'file'")
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("the form has no field named 'file'", code="missing_file")
+    limit = service().settings.max_upload_bytes
+    data = upload.stream.read(limit + 1)
+    service().metrics.bytes_in.inc(len(data))
+    if len(data) > limit:
+        raise UploadTooLarge(f"the file is over the limit of {limit} bytes")
+    description = service().ingest(data, upload.filename, request.form.get("media_id") or None)
+    location = url_for("imgsvc.get_image", media_id=description["id"])
+    return jsonify(description), 201, {"Location": location}
+
+
+@api.get("/v1/images/<media_id>")
+def get_image(media_id: str) -> Response:
+    return jsonify(service().describe(media_id))
+
+
+@api.get("/v1/images/<media_id>/srcset")
+def get_srcset(media_id: str) -> Response:
+    return Response(service().srcset(media_id), mimetype="text/plain")
+
+
+@api.delete("/v1/images/<media_id>")
+def delete_image(media_id: str) -> tuple[str, int]:
+    require_write_token()
+    service().delete(media_id)
+    return "", 204
+
+
+@api.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz() -> tuple[Response, int, dict[str, str]]:
+    try:
+        service().check_ready()
+    except ServiceUnavailable as exc:
+        body = {"status": "unavailable", "reason": exc.message}
+        return jsonify(body), 503, {"Retry-After": str(exc.retry_after)}
+    return jsonify({"status": "ok"}), 200, {}
+
+
+@api.get("/metrics")
+def metrics() -> Response:
+    body, content_type = service().metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_spec(service().settings))
+
+
+@api.get("/media/<path:key>")
+def media(key: str) -> Response:
+    """Local file storage, served for the embedded default; S3 serves itself."""
+    root = service().storage.local_root()
+    if root is None:
+        raise NotFound("media is served by the object storage, not by imgsvc")
+    response = send_from_directory(root.resolve(), key, max_age=None, mimetype=content_type_of(key))
+    if "/conversions/" in key:
+        response.headers["Cache-Control"] = CONVERSION_CACHE_CONTROL
+    return response
+
+
+@api.app_errorhandler(ImgsvcError)
+def handle_imgsvc_error(exc: ImgsvcError) -> tuple[Response, int, dict[str, str]]:
+    """The one translation of imgsvc's errors into HTTP answers."""
+    g.error_code = exc.code
+    headers: dict[str, str] = {}
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+        log.warning("%s: %s", exc.code, exc.message)
+    return jsonify(exc.to_dict()), exc.status_code, headers
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+@api.app_errorhandler(HTTPException)
+def handle_http_error(exc: HTTPException) -> tuple[Response, int, dict[str, Any]]:
+    status = exc.code or 500
+    message = exc.description
+    if status == 413:
+        limit = service().settings.max_upload_bytes
+        message = f"the upload is larger than the limit of {limit} bytes"
+    g.error_code = _HTTP_CODES.get(status, "http_error")
+    body = {"error": {"code": g.error_code, "message": message}}
+    return jsonify(body), status, dict(exc.get_headers()) | {"Content-Type": "application/json"}
+
+
+@api.app_errorhandler(Exception)
+def handle_unexpected(exc: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error")
+    g.error_code = "internal_error"
+    body = {"error": {"code": "internal_error", "message": "an unexpected error occurred"}}
+    return jsonify(body), 500

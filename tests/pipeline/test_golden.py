@@ -1,0 +1,85 @@
+"""Golden output digests (after imgproxy's ``testutil/image_hash_cache_matcher.go``).
+
+The SHA-256 of every conversion of a few generated images, keyed by
+``PIPELINE_VERSION`` and the Pillow, libwebp and libavif versions. With the same key,
+other bytes mean the output changed without a ``PIPELINE_VERSION`` bump: stored
+images would not be marked outdated, so the test fails. A new key (a bump, or other
+library versions) has no digests yet: the test says so and skips; record them with
+``IMGSVC_RECORD_GOLDEN=1 pytest tests/pipeline/test_golden.py`` and commit the file.
+
+Only single-format configurations: with AVIF beside WebP the WebP bytes depend on
+thread timing today (the quality issue's defect; tests/pipeline/test_convert.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image, features
+
+from imgsvc.pipeline import PIPELINE_VERSION, Output, PipelineConfig, convert
+from imgsvc.settings import Settings
+
+from ..support import images
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden.json"
+
+CASES: dict[str, Callable[[], bytes]] = {
+    "gradient-jpeg-2000": lambda: images.encode(images.gradient((2000, 1125)), "JPEG"),
+    "quadrants-png-1300": lambda: images.encode(images.quadrants((1300, 800)), "PNG"),
+    "oriented-jpeg-6": lambda: images.oriented_jpeg(6, upright=(1000, 600)),
+    "rgba-edge-png": lambda: images.rgba_hard_edge((1200, 40)),
+    "animation-gif": lambda: images.animation("GIF", size=(500, 300)),
+    "cmyk-jpeg": lambda: images.cmyk_jpeg(adobe=True, size=(600, 200)),
+}
+
+
+def key() -> str:
+    return (
+        f"pipeline {PIPELINE_VERSION}, Pillow {Image.__version__}, "
+        f"libwebp {features.version('webp')}, libavif {features.version('avif')}"
+    )
+
+
+def configs() -> dict[str, PipelineConfig]:
+    """WebP alone (the default), and AVIF's encoder alone (Settings insist on WebP as
+    the srcset format, so that configuration is made directly)."""
+    webp = PipelineConfig.from_settings(Settings.load({}))
+    avif = PipelineConfig(Output(webp.output.sizes, {"avif": 60}), webp.limits)
+    return {"webp": webp, "avif": avif}
+
+
+def digests(config: PipelineConfig) -> dict[str, str]:
+    """Animations only where the configuration has an animatable format (WebP)."""
+    out: dict[str, str] = {}
+    for name, make in CASES.items():
+        if name.startswith("animation") and "webp" not in config.output.formats:
+            continue
+        for v in convert(make(), config).variants:
+            label = f"{name} {v.format} {v.size} {v.width}x{v.height}"
+            out[label] = hashlib.sha256(v.data).hexdigest()
+    return out
+
+
+@pytest.mark.parametrize("label", ["webp", "avif"])
+def test_output_changes_only_with_a_pipeline_version_bump(label: str) -> None:
+    got = digests(configs()[label])
+    recorded: dict[str, dict[str, dict[str, str]]] = (
+        json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}
+    )
+    if os.environ.get("IMGSVC_RECORD_GOLDEN"):
+        recorded.setdefault(key(), {})[label] = got
+        GOLDEN.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    want = recorded.get(key(), {}).get(label)
+    if want is None:
+        pytest.skip(f"no golden digests for {key()!r} ({label}); see this module's docstring")
+    changed = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
+    assert not changed, (
+        f"output changed with PIPELINE_VERSION still {PIPELINE_VERSION}: {changed[:5]} "
+        "(bump PIPELINE_VERSION, then record the new digests)"
+    )
