@@ -16,6 +16,8 @@ from imgsvc import ImageService, Settings, create_app
 from imgsvc.storage import FileStorage, Storage
 from imgsvc.storage.s3 import S3Storage
 
+from .support.rclone import RcloneS3
+from .support.redis_server import RedisServer
 from .support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 
@@ -66,6 +68,24 @@ def runner() -> CliRunner:
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """One SeaweedFS for the whole run; tests get their own bucket from ``s3_bucket``."""
     server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of the suite's own (the bulk ledger and Celery's broker)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rclone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RcloneS3]:
+    """An S3 server that ignores conditional writes (tests of the narrowed window)."""
+    server = RcloneS3(tmp_path_factory.mktemp("rclone"))
     server.start()
     yield server
     server.stop()

@@ -27,7 +27,6 @@ from imgsvc.pipeline import PipelineConfig, convert
 from imgsvc.storage.keys import manifest_key
 from imgsvc.storage.s3 import S3Storage
 
-from ..support.redis_server import RedisServer
 from ..support.servers import stop_process_group
 from .test_reconvert import (  # fixtures among them, used by name
     Corpus,
@@ -45,14 +44,6 @@ from .test_reconvert import (  # fixtures among them, used by name
 )
 
 __all__ = ["bulk_bucket", "env", "old_service", "prefix", "storage"]  # fixtures, not unused
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture
