@@ -55,6 +55,14 @@ class NotFound(ImgsvcError):
     code = "not_found"
 
 
+class Conflict(ImgsvcError):
+    """The image changed between the moment a write read it and the moment it wrote
+    its manifest: another writer's newer state won, and this write kept nothing."""
+
+    status_code = 409
+    code = "conflict"
+
+
 class UploadTooLarge(ImgsvcError):
     status_code = 413
     code = "too_large"

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from .describe import describe
-from .errors import ImgsvcError, NotFound
+from .errors import Conflict, ImgsvcError, NotFound, StorageUnavailable
 from .pipeline import Conversion, PipelineConfig, convert
 from .runtime.metrics import Metrics, ObservedStorage
 from .runtime.slots import ConversionSlots
@@ -29,7 +29,10 @@ from .storage.keys import (
     parse_media_id,
     safe_file_base,
 )
-from .storage.sets import MALFORMED, SetStore, file_base_beside
+from .storage.sets import MALFORMED, Current, SetStore, file_base_beside
+
+#: Writes of one image before giving up when other writers keep winning the race.
+MAX_ATTEMPTS = 5
 
 
 class ImageService:
@@ -64,21 +67,37 @@ class ImageService:
         """Convert and store one upload; return its description.
 
         Raises the pipeline's errors for refused input (nothing is written then),
-        ``Saturated`` when no conversion slot frees up in time, and
-        ``StorageUnavailable`` when storage fails (what was written is removed).
+        ``Saturated`` when no conversion slot frees up in time, ``StorageUnavailable``
+        when storage fails (what was written is removed), and ``Conflict`` when
+        another upload or a delete of the same image landed while this one was being
+        stored (this upload keeps nothing; see ``_still_applies``).
         """
         media_id = parse_media_id(media_id) if media_id else new_media_id()
-        file_base = safe_file_base(filename)
+        name = safe_file_base(filename)
         conversion = self._convert(data)
+        sha256 = conversion.source.sha256
         with self.metrics.stage("store"):
-            previous = self.sets.manifest_or_none(media_id)
-            file_base = file_base_beside(previous, file_base, conversion.source.sha256)
-            orig_key = original_key(
-                self.settings.key_prefix, media_id, file_base, conversion.source.ext
-            )
-            manifest = self.sets.write(
-                media_id, file_base, orig_key, conversion, data, previous, self.fingerprint
-            )
+            for _ in range(MAX_ATTEMPTS):
+                current = self.sets.read(media_id)
+                file_base = file_base_beside(current.manifest, name, sha256)
+                orig_key = original_key(
+                    self.settings.key_prefix, media_id, file_base, conversion.source.ext
+                )
+                try:
+                    manifest = self._write(
+                        media_id, file_base, orig_key, conversion, data, current, "upload"
+                    )
+                    break
+                except Conflict:
+                    if not _still_applies(current, self.sets.read(media_id), sha256):
+                        raise Conflict(
+                            f"image {media_id} changed while this upload was being stored "
+                            "(another upload or a delete of it finished first); this upload "
+                            f"kept nothing. GET /v1/images/{media_id} shows what is stored "
+                            "now; send the photo again to replace that."
+                        ) from None
+            else:
+                raise self._gave_up(media_id)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
         return self._describe(manifest)
 
@@ -93,26 +112,67 @@ class ImageService:
         finally:
             self.slots.release()
 
+    def _write(
+        self,
+        media_id: str,
+        file_base: str,
+        orig_key: str,
+        conversion: Conversion,
+        original: bytes | None,
+        current: Current,
+        operation: str,
+    ) -> dict[str, Any]:
+        """``sets.write`` with this service's fingerprint; counts lost races by the
+        ``operation`` that lost (upload, reconvert, adopt)."""
+        try:
+            return self.sets.write(
+                media_id, file_base, orig_key, conversion, original, current, self.fingerprint
+            )
+        except Conflict:
+            self.metrics.conflicts.labels(operation).inc()
+            raise
+
+    def _gave_up(self, media_id: str) -> Conflict:
+        return Conflict(
+            f"image {media_id} kept changing while this write was being stored "
+            f"({MAX_ATTEMPTS} attempts); try again"
+        )
+
     def reconvert(self, media_id: str) -> dict[str, Any]:
         """Re-convert a stored image from its original with the current settings.
 
         The original is read, never written; the manifest is replaced only when the
-        new conversions are all stored.
+        new conversions are all stored, and only if the image is still as it was
+        read. When another write landed meanwhile (an editor replaced the photo), the
+        newer state wins: this starts over from it, or stops if it is current.
+        Raises ``NotFound`` when the image is gone (deleted meanwhile, too).
         """
-        previous = self.manifest(media_id)
-        orig_key = previous["original"]["key"]
-        data = self.storage.get(orig_key).data
-        conversion = self._convert(data)
-        file_base = previous["file_base"]
-        manifest = self.sets.write(
-            media_id, file_base, orig_key, conversion, None, previous, self.fingerprint
-        )
-        return self._describe(manifest)
+        media_id = _lookup_id(media_id)
+        for attempt in range(MAX_ATTEMPTS):
+            current = self.sets.read(media_id)
+            previous = current.manifest
+            if previous is None:
+                raise NotFound(f"no image {media_id}")
+            if attempt and self.is_current(previous):
+                return self._describe(previous)
+            orig_key = previous["original"]["key"]
+            data = self.storage.get(orig_key).data
+            conversion = self._convert(data)
+            file_base = previous["file_base"]
+            try:
+                manifest = self._write(
+                    media_id, file_base, orig_key, conversion, None, current, "reconvert"
+                )
+            except Conflict:
+                continue
+            return self._describe(manifest)
+        raise self._gave_up(media_id)
 
     def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
         """Convert a stored original that has no manifest (an upload interrupted before
         its manifest, or a bucket filled by another tool). Like ``reconvert``, the
-        original is read and never written nor deleted.
+        original is read and never written nor deleted; if a set appears meanwhile
+        (an upload landed), that newer state wins and is returned as it is.
 
         Raises ``NotFound`` when the key is not an original of that image.
         """
@@ -121,13 +181,19 @@ class ImageService:
         name = orig_key.removeprefix(folder)
         if not orig_key.startswith(folder) or "/" in name or "." not in name:
             raise NotFound(f"{orig_key} is not an original of image {media_id}")
+        current = self.sets.read(media_id)
         data = self.storage.get(orig_key).data
         conversion = self._convert(data)
         file_base = name.rsplit(".", 1)[0]
-        previous = self.sets.manifest_or_none(media_id)
-        manifest = self.sets.write(
-            media_id, file_base, orig_key, conversion, None, previous, self.fingerprint
-        )
+        try:
+            manifest = self._write(
+                media_id, file_base, orig_key, conversion, None, current, "adopt"
+            )
+        except Conflict:
+            winner = self.sets.read(media_id).manifest
+            if winner is None:
+                raise
+            return self._describe(winner)
         return self._describe(manifest)
 
     # -- read and delete -------------------------------------------------------------
@@ -151,14 +217,62 @@ class ImageService:
         return str(self.describe(media_id)["srcset"])
 
     def delete(self, media_id: str) -> None:
-        """Remove the manifest first (the set stops being complete), then every object."""
-        self.sets.delete(_lookup_id(media_id))
+        """Remove the manifest first (the set stops being complete), then every object.
+
+        Raises ``Conflict`` when a write landed between this delete's read and its
+        removal of the manifest: the newer set stays, whole.
+        """
+        media_id = _lookup_id(media_id)
+        try:
+            self.sets.delete(media_id)
+        except Conflict:
+            self.metrics.conflicts.labels("delete").inc()
+            raise Conflict(
+                f"image {media_id} changed while it was being deleted (an upload or a "
+                "re-conversion finished first); nothing was deleted. Send the delete again "
+                "to remove what is stored now."
+            ) from None
 
     def is_current(self, manifest: dict[str, Any]) -> bool:
         return manifest.get("fingerprint") == self.fingerprint
 
     def check_ready(self) -> None:
         self.storage.ping()
+
+    def concurrent_writes(self) -> tuple[str, str]:
+        """Whether two writers of one image are serialised here, and why: for
+        ``/readyz`` and the start-up log. Never raises."""
+        try:
+            honoured = self.storage.conditional_writes()
+        except StorageUnavailable:
+            return "unknown", "storage unreachable; checked again at the next write"
+        if not honoured:
+            return "not serialised", (
+                "this S3 server ignores conditional writes (If-Match, If-None-Match): a "
+                "writer checks the manifest just before writing it, which narrows the window "
+                "between two writers of one image but cannot close it "
+                "(IMGSVC_S3_CONDITIONAL_WRITES)"
+            )
+        if self.storage.local_root() is not None:
+            return "serialised", "file storage: a lock per image, held across check and write"
+        return "serialised", "manifest writes are conditional (If-Match / If-None-Match)"
+
+
+def _still_applies(read: Current, now: Current, sha256: str) -> bool:
+    """Whether an upload that lost a race should be written on top of the winner.
+
+    Yes when the winner kept the photo the upload replaces (a re-conversion or an
+    adoption of the same original: the editor's replacement still means what it
+    meant) or is this very photo (the client's own retry). No when the winner is
+    another photo or a delete: that is another editor's decision, and writing over
+    it would undo their work; the upload answers 409 instead.
+    """
+    if now.manifest is None:
+        return False
+    winner = now.manifest["original"].get("sha256")
+    if winner == sha256:
+        return True
+    return read.manifest is not None and read.manifest["original"].get("sha256") == winner
 
 
 def _lookup_id(media_id: str) -> str:

@@ -19,19 +19,13 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .formats import OUTPUT_FORMATS, PRIMARY, WEBP_MAX_SIDE
+from .pipeline.plan import DEFAULT_SIZES, Size
+
+__all__ = ["DEFAULT_SIZES", "DEFAULT_SIZES_PRESETS", "WEBP_MAX_SIDE", "Settings", "Size"]
 
 _SIZE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
-    """One srcset size: its name appears in object keys, its width in the srcset."""
-
-    name: str
-    width: int
-
-
-DEFAULT_SIZES = (Size("sm", 480), Size("md", 768), Size("lg", 1280), Size("xl", 1920))
 DEFAULT_SIZES_PRESETS = {"full": "100vw", "article": "(min-width: 1024px) 720px, 100vw"}
 
 
@@ -42,6 +36,9 @@ class Settings:
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    #: Whether the S3 server honours If-Match / If-None-Match: ``auto`` finds out once,
+    #: ``on`` / ``off`` say so (``rclone serve s3`` ignores them, AWS and SeaweedFS do not).
+    s3_conditional_writes: str = "auto"
     public_base_url: str = ""
     key_prefix: str = "media"
     sizes: tuple[Size, ...] = DEFAULT_SIZES
@@ -200,12 +197,17 @@ def _env_name(name: str) -> str:
     return f"IMGSVC_{name.upper()}"
 
 
+_CHOICES = {"storage": ("file", "s3"), "s3_conditional_writes": ("auto", "on", "off")}
+
+
 def _validate(s: Settings) -> None:
     def need(ok: bool, name: str, why: str) -> None:
         if not ok:
             raise ConfigError(f"{_env_name(name)}: {why}")
 
-    need(s.storage in ("file", "s3"), "storage", f"must be 'file' or 's3', got {s.storage!r}")
+    for name, allowed in _CHOICES.items():
+        value = getattr(s, name)
+        need(value in allowed, name, f"must be one of {', '.join(allowed)}; got {value!r}")
     need(s.storage != "s3" or bool(s.s3_bucket), "s3_bucket", "is required when storage is s3")
     need(bool(s.sizes), "sizes", "at least one size is required")
     names = [size.name for size in s.sizes]

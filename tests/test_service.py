@@ -20,6 +20,7 @@ from imgsvc.errors import BadRequest, ImgsvcError, NotFound, StorageUnavailable
 from imgsvc.service import ImageService
 from imgsvc.settings import Settings, Size
 from imgsvc.storage import FileStorage
+from imgsvc.storage.file import LOCKS
 
 from .support import images
 
@@ -96,7 +97,12 @@ class FailingStorage(FileStorage):
 
 
 def files_under(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    """The objects on disk (lock files of conditional writes are not objects)."""
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and LOCKS not in p.parts
+    }
 
 
 @pytest.fixture

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..formats import WEBP
 from ..formats import max_side as max_side_of
+from .plan import Size
 from .receive import Limits
 from .version import PIPELINE_VERSION
 
 if TYPE_CHECKING:
-    from ..settings import Settings, Size
+    from ..settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

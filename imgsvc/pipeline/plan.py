@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..formats import WEBP_MAX_SIDE
 
-if TYPE_CHECKING:
-    from ..settings import Size
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """One srcset size: its name appears in object keys, its width in the srcset."""
+
+    name: str
+    width: int
+
+
+DEFAULT_SIZES = (Size("sm", 480), Size("md", 768), Size("lg", 1280), Size("xl", 1920))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def resize_first(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     yet), so it runs in horizontal bands, one per core. Pillow's resample reads past
     a band's box for its kernel, so the bands join without a seam: the result is the
     single call's, byte for byte on most sizes, else within one level where the float
-    rounding of a band's box moves a kernel weight (``tests/test_pipeline.py``).
+    rounding of a band's box moves a kernel weight (``tests/pipeline/test_resize.py``).
     Returns ``im`` itself when it already has ``size``.
     """
     if im.size == size:

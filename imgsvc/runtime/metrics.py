@@ -90,6 +90,14 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=self.registry,
         )
+        self.conflicts = Counter(
+            "imgsvc_write_conflicts",
+            "Writes that found their image changed since they read it (another writer's "
+            "newer state won), by operation: upload, reconvert, adopt, delete. An upload "
+            "or delete that lost answered 409; a re-conversion started over.",
+            ["operation"],
+            registry=self.registry,
+        )
         self.waiting = Gauge(
             "imgsvc_conversions_waiting",
             "Requests waiting for a conversion slot now, over all workers.",
@@ -148,9 +156,28 @@ class ObservedStorage:
         with self._counted("put"):
             self.inner.put(key, data, content_type, cache_control)
 
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        cache_control: str | None,
+        etag: str | None,
+    ) -> None:
+        with self._counted("put"):
+            self.inner.put_if(key, data, content_type, cache_control, etag)
+
     def get(self, key: str) -> StoredObject:
         with self._counted("get"):
             return self.inner.get(key)
+
+    def delete_if(self, key: str, etag: str) -> None:
+        with self._counted("delete"):
+            self.inner.delete_if(key, etag)
+
+    def conditional_writes(self) -> bool:
+        with self._counted("probe"):
+            return self.inner.conditional_writes()
 
     def exists(self, key: str) -> bool:
         with self._counted("exists"):

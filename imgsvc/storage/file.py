@@ -1,15 +1,32 @@
-"""Local file storage: the embedded default, served by the app under ``/media/``."""
+"""Local file storage: the embedded default, served by the app under ``/media/``.
+
+Conditional writes hold an exclusive ``flock`` per key (a lock file under
+``.imgsvc-locks/`` in the root) across check and write, so every thread and process
+on this host that writes the same manifest is serialised. ``flock`` does not reach
+across hosts (NFS): one host per file root.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import NotFound, StorageUnavailable
+from ..errors import Conflict, NotFound, StorageUnavailable
 from ..formats import content_type_of
 from .base import StoredObject
+
+#: Lock files live here, beside the objects; listings skip it.
+LOCKS = ".imgsvc-locks"
+
+
+def etag_of(data: bytes) -> str:
+    """An S3-style ETag: the quoted MD5 of the bytes."""
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
 
 
 class FileStorage:
@@ -17,6 +34,51 @@ class FileStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    def conditional_writes(self) -> bool:
+        return True
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        path = self.root / LOCKS / f"{digest}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot lock {key}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _etag_now(self, key: str) -> str | None:
+        try:
+            return etag_of(self._path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        cache_control: str | None,
+        etag: str | None,
+    ) -> None:
+        with self._locked(key):
+            if self._etag_now(key) != etag:
+                raise Conflict(f"{key} changed since it was read")
+            self.put(key, data, content_type, cache_control)
+
+    def delete_if(self, key: str, etag: str) -> None:
+        with self._locked(key):
+            if self._etag_now(key) != etag:
+                raise Conflict(f"{key} changed since it was read")
+            self.delete([key])
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -50,7 +112,7 @@ class FileStorage:
             raise NotFound(f"no object {key}") from exc
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
-        return StoredObject(data, content_type_of(key))
+        return StoredObject(data, content_type_of(key), etag_of(data))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -92,6 +154,8 @@ class FileStorage:
         entries.sort(key=lambda e: e.name + "/" if e.is_dir() else e.name)
         for entry in entries:
             key = f"{rel}/{entry.name}" if rel else entry.name
+            if key == LOCKS:
+                continue
             if entry.is_dir():
                 yield from self._walk(Path(entry.path), key)
             elif not entry.name.startswith(".tmp-"):

@@ -7,7 +7,10 @@ translated here; nothing above this module knows about them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -16,13 +19,23 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import NotFound, StorageUnavailable
+from ..errors import Conflict, NotFound, StorageUnavailable
 from .base import StoredObject
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
+log = logging.getLogger(__name__)
+
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+#: A conditional request whose condition did not hold (AWS answers 409
+#: ConditionalRequestConflict when two conditional writes to a key overlap).
+_CONFLICT = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
+#: Where the start-up check of conditional writes puts its scratch object: outside
+#: every key prefix's layout, and removed right after.
+PROBE_PREFIX = ".imgsvc/conditional-write-probe-"
+#: An ETag no object has.
+_NO_SUCH_ETAG = '"00000000000000000000000000000000"'
 DELETE_BATCH = 1000  # the S3 DeleteObjects maximum
 #: Connections beyond the upload pool: request threads read, list and delete beside
 #: it, and the janitor removes; without them urllib3 warns "connection pool is full".
@@ -44,9 +57,16 @@ def client_config(pool_size: int) -> Config:
 
 
 class S3Storage:
-    def __init__(self, client: Any, bucket: str) -> None:
+    """``conditional``: ``on`` (the server honours If-Match / If-None-Match), ``off``
+    (it does not: check just before writing), or ``auto`` (find out once, with a
+    scratch object, the first time it matters)."""
+
+    def __init__(self, client: Any, bucket: str, conditional: str = "auto") -> None:
         self.client = client
         self.bucket = bucket
+        self._mode = conditional
+        self._honoured: bool | None = {"on": True, "off": False}.get(conditional)
+        self._probe_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -59,7 +79,7 @@ class S3Storage:
             config=client_config(settings.storage_threads),
         )
         assert settings.s3_bucket is not None  # enforced by Settings validation
-        return cls(client, settings.s3_bucket)
+        return cls(client, settings.s3_bucket, settings.s3_conditional_writes)
 
     @contextmanager
     def _translate(self, action: str, key: str = "") -> Iterator[None]:
@@ -67,6 +87,8 @@ class S3Storage:
             yield
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _CONFLICT:
+                raise Conflict(f"{key} changed since it was read") from exc
             if code in _MISSING:
                 raise NotFound(f"no object {key}") from exc
             raise StorageUnavailable(f"storage refused to {action} {key}: {code}") from exc
@@ -76,17 +98,95 @@ class S3Storage:
     def put(
         self, key: str, data: bytes, content_type: str, cache_control: str | None = None
     ) -> None:
+        self._put(key, data, content_type, cache_control)
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, cache_control: str | None, **cond: str
+    ) -> None:
         extra = {"CacheControl": cache_control} if cache_control else {}
         with self._translate("write", key):
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra, **cond
             )
+
+    def put_if(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        cache_control: str | None,
+        etag: str | None,
+    ) -> None:
+        if self.conditional_writes():
+            cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+            self._put(key, data, content_type, cache_control, **cond)
+            return
+        if self._etag_now(key) != etag:  # the narrowed window: checked, then written
+            raise Conflict(f"{key} changed since it was read")
+        self._put(key, data, content_type, cache_control)
+
+    def delete_if(self, key: str, etag: str) -> None:
+        if self.conditional_writes():
+            try:
+                with self._translate("delete", key):
+                    self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+            except NotFound as exc:
+                raise Conflict(f"{key} is gone already") from exc
+            return
+        if self._etag_now(key) != etag:
+            raise Conflict(f"{key} changed since it was read")
+        self.delete([key])
+
+    def _etag_now(self, key: str) -> str | None:
+        try:
+            with self._translate("check", key):
+                return str(self.client.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        except NotFound:
+            return None
 
     def get(self, key: str) -> StoredObject:
         with self._translate("read", key):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             data = response["Body"].read()
-        return StoredObject(data, response.get("ContentType", "application/octet-stream"))
+        content_type = response.get("ContentType", "application/octet-stream")
+        return StoredObject(data, content_type, response.get("ETag"))
+
+    def conditional_writes(self) -> bool:
+        """Raises ``StorageUnavailable`` when ``auto`` has not found out yet and the
+        server cannot be reached; the next call asks again."""
+        if self._honoured is None:
+            with self._probe_lock:
+                if self._honoured is None:
+                    self._honoured = self._probe()
+                    if not self._honoured:
+                        log.warning(
+                            "S3 bucket %s ignores conditional writes (If-Match, "
+                            "If-None-Match): concurrent writers to one image are not "
+                            "serialised; the window is only narrowed",
+                            self.bucket,
+                        )
+        return self._honoured
+
+    def _probe(self) -> bool:
+        """Write a scratch object, then try to overwrite it with If-None-Match: * and
+        with a wrong If-Match, and to delete it with a wrong If-Match: a server that
+        honours conditions refuses all three. The scratch object is removed after."""
+        key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        self._put(key, b"probe", "text/plain", None)
+        try:
+
+            def delete_wrong() -> None:
+                with self._translate("delete", key):
+                    self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=_NO_SUCH_ETAG)
+
+            attempts: list[Callable[[], object]] = [
+                lambda: self._put(key, b"2", "text/plain", None, IfNoneMatch="*"),
+                lambda: self._put(key, b"3", "text/plain", None, IfMatch=_NO_SUCH_ETAG),
+                delete_wrong,
+            ]
+            return all(_refused(attempt) for attempt in attempts)
+        finally:
+            self.delete([key])
 
     def exists(self, key: str) -> bool:
         try:
@@ -128,3 +228,18 @@ class S3Storage:
 
     def local_root(self) -> None:
         return None
+
+
+def _refused(attempt: Callable[[], object]) -> bool:
+    """Whether the server refused a conditional request for its condition. A refusal
+    for another reason (400 InvalidArgument, 501 NotImplemented...) means it does not
+    do conditional requests; an unreachable server is ``StorageUnavailable``."""
+    try:
+        attempt()
+    except Conflict:
+        return True
+    except StorageUnavailable as exc:
+        if isinstance(exc.__cause__, ClientError):
+            return False
+        raise
+    return False

@@ -3,11 +3,15 @@ written, replaced and removed so that every stored set stays complete.
 
 1. conversions first (in parallel), then the original, then the manifest, so the
    presence of a manifest means the set is complete;
-2. only after the manifest: removal of objects the previous set had and the new one
+2. the manifest write is a compare-and-swap against the manifest the writer read
+   (``Current``): it lands only if the image is still in that state, else
+   ``Conflict`` and the writer keeps nothing. So no write ever undoes another;
+3. only after the manifest: removal of objects the previous set had and the new one
    does not;
-3. on failure, removal of everything this attempt wrote that no earlier complete set
+4. on failure, removal of everything this attempt wrote that no earlier complete set
    vouches for. When storage is down that removal is retried in the background
-   (``janitor.py``), and every removal skips keys a manifest lists at that moment.
+   (``janitor.py``), and every removal skips keys a manifest lists at that moment,
+   so the loser of a conflict never removes the winner's objects.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import json
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from ..describe import build_manifest, manifest_keys
-from ..errors import NotFound, StorageUnavailable
+from ..errors import Conflict, NotFound, StorageUnavailable
 from ..formats import CONTENT_TYPES
 from ..pipeline import Conversion
 from .base import Storage
@@ -41,6 +46,16 @@ MANIFEST_CACHE_CONTROL = "no-cache"
 MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
 
 
+@dataclass(frozen=True, slots=True)
+class Current:
+    """An image as a writer read it: its manifest (None when there is none, or none
+    that is valid) and the version of the manifest object (None when there is none),
+    which the writer's own manifest write is conditional on."""
+
+    manifest: dict[str, Any] | None
+    etag: str | None
+
+
 class SetStore:
     """Reads and writes whole sets in one storage under one key prefix."""
 
@@ -56,25 +71,31 @@ class SetStore:
 
     # -- read ------------------------------------------------------------------
 
-    def manifest(self, media_id: str) -> dict[str, Any]:
-        """The stored manifest of a canonical media id; ``NotFound`` when there is
-        none or it is not a valid one."""
+    def read(self, media_id: str) -> Current:
+        """The image's manifest and its version; raises ``StorageUnavailable``."""
         try:
             stored = self.storage.get(manifest_key(self.prefix, media_id))
-        except NotFound as exc:  # its message names a storage key: not for clients
-            raise NotFound(f"no image {media_id}") from exc
+        except NotFound:
+            return Current(None, None)
         try:
             manifest = json.loads(stored.data)
             manifest_keys(manifest)
-        except MALFORMED as exc:
-            raise NotFound(f"image {media_id} has no valid manifest") from exc
-        return manifest  # type: ignore[no-any-return]
+        except MALFORMED:
+            return Current(None, stored.etag)
+        return Current(manifest, stored.etag)
+
+    def manifest(self, media_id: str) -> dict[str, Any]:
+        """The stored manifest of a canonical media id; ``NotFound`` when there is
+        none or it is not a valid one."""
+        current = self.read(media_id)
+        if current.manifest is None:
+            if current.etag is None:
+                raise NotFound(f"no image {media_id}")
+            raise NotFound(f"image {media_id} has no valid manifest")
+        return current.manifest
 
     def manifest_or_none(self, media_id: str) -> dict[str, Any] | None:
-        try:
-            return self.manifest(media_id)
-        except NotFound:
-            return None
+        return self.read(media_id).manifest
 
     # -- write -----------------------------------------------------------------
 
@@ -85,12 +106,14 @@ class SetStore:
         orig_key: str,
         conversion: Conversion,
         original: bytes | None,
-        previous: dict[str, Any] | None,
+        current: Current,
         fingerprint: str,
     ) -> dict[str, Any]:
-        """Write a set by the protocol above and return its manifest. ``previous`` is
-        the manifest it replaces (the caller has read it already); ``original`` None
-        leaves the original alone."""
+        """Write a set by the protocol above and return its manifest. ``current`` is
+        the state it replaces, as the caller read it; ``original`` None leaves the
+        original alone. Raises ``Conflict`` when the image is no longer in that state
+        (nothing of this attempt is kept), ``StorageUnavailable`` when storage fails."""
+        previous = current.manifest
         keys = [
             conversion_key(self.prefix, media_id, file_base, v.size, v.width, v.format)
             for v in conversion.variants
@@ -108,7 +131,14 @@ class SetStore:
                 self.storage.put(orig_key, original, conversion.source.content_type)
             attempted.append(mkey)
             body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-            self.storage.put(mkey, body, "application/json", MANIFEST_CACHE_CONTROL)
+            self.storage.put_if(
+                mkey, body, "application/json", MANIFEST_CACHE_CONTROL, current.etag
+            )
+        except Conflict:
+            # The newer state won. What it lists stays (discard keeps claimed keys),
+            # the rest of this attempt goes, and the manifest object is the winner's.
+            self.discard(k for k in attempted if k != mkey)
+            raise
         except BaseException:
             self.discard(k for k in attempted if k not in kept)
             raise
@@ -135,13 +165,21 @@ class SetStore:
             raise
 
     def delete(self, media_id: str) -> None:
-        """Remove the manifest first (the set stops being complete), then every object."""
+        """Remove the manifest first (the set stops being complete), then the objects.
+
+        The manifest goes only if it is still the one read here (``Conflict``
+        otherwise: a write that landed meanwhile wins, and nothing is removed). Then
+        the objects listed before it went, except what a manifest lists by then.
+        Raises ``NotFound`` when the image has no objects at all.
+        """
         mkey = manifest_key(self.prefix, media_id)
+        current = self.read(media_id)
         keys = list(self.storage.list(image_prefix(self.prefix, media_id)))
         if not keys:
             raise NotFound(f"no image {media_id}")
-        self.storage.delete([mkey])
-        self.storage.delete([k for k in keys if k != mkey])
+        if current.etag is not None:
+            self.storage.delete_if(mkey, current.etag)
+        self.storage.delete(self.unclaimed(k for k in keys if k != mkey))
 
     # -- clean-up --------------------------------------------------------------
 

@@ -9,6 +9,8 @@ under gunicorn. Nothing here converts or stores: it calls ``ImageService``.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from .. import templating
@@ -19,6 +21,8 @@ from . import cors, requests
 from .api import api
 from .deadline import BodyDeadline
 from .ui import ui
+
+log = logging.getLogger("imgsvc")
 
 #: Room for the multipart envelope around a file of exactly the byte limit.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -43,4 +47,13 @@ def create_app(
     app.wsgi_app = BodyDeadline(app.wsgi_app, service.settings.upload_timeout)  # type: ignore[method-assign]
     templating.init_app(app)
     app.register_blueprint(ui)
+    _log_write_guarantee(service)
     return app
+
+
+def _log_write_guarantee(service: ImageService) -> None:
+    """Say at start-up whether two writers of one image are serialised on this
+    storage (``/readyz`` says it too): an operator must know before it matters."""
+    writes, detail = service.concurrent_writes()
+    level = logging.INFO if writes == "serialised" else logging.WARNING
+    log.log(level, "concurrent writers of one image are %s: %s", writes, detail)

@@ -99,7 +99,9 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
     except ServiceUnavailable as exc:
         body = {"status": "unavailable", "reason": exc.message}
         return jsonify(body), 503, {"Retry-After": str(exc.retry_after)}
-    return jsonify({"status": "ok"}), 200, {}
+    writes, detail = service().concurrent_writes()
+    body = {"status": "ok", "concurrent_writes": writes, "concurrent_writes_detail": detail}
+    return jsonify(body), 200, {}
 
 
 @api.get("/metrics")

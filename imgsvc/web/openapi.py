@@ -19,6 +19,7 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     404: ("not_found",),
     405: ("method_not_allowed",),
     408: ("request_timeout",),
+    409: ("conflict",),
     413: ("too_large",),
     415: ("unsupported_format", "unsupported_media_type"),
     422: ("image_refused", "too_many_pixels", "too_many_frames"),
@@ -30,6 +31,9 @@ _WHY = {
     401: "A write without a valid `Authorization: Bearer` token (only when tokens are set).",
     404: "No such image (an id that is not a UUID cannot exist either).",
     408: "The request body did not arrive within `upload_timeout` seconds.",
+    409: "The image changed while this write was being stored (another upload or a delete "
+    "of it finished first): the newer state stays, this write kept nothing. An upload that "
+    "races a re-conversion of the same photo is written on top of it instead.",
     413: "The body is over the byte limit; refused from the Content-Length, before reading.",
     415: "A recognisable image format outside the allowlist (TIFF, BMP, PSD, SVG, HEIC...).",
     422: "Decodable but refused: too many pixels or frames, a decompression bomb.",
@@ -101,7 +105,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
     security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.api_tokens else [{}]
     image = {**_json(_ref("Description"))}
     reads = {"404": _error(404), "503": _error(503)}
-    upload_errors = {str(s): _error(s) for s in (400, 401, 408, 413, 415, 422, 503)}
+    upload_errors = {str(s): _error(s) for s in (400, 401, 408, 409, 413, 415, 422, 503)}
     upload = _operation(
         "Upload an image; get its conversions and srcset",
         {
@@ -142,7 +146,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
     )
     delete = _operation(
         "Delete an image: manifest first, then the original and every conversion",
-        {"204": _ok("Deleted."), "401": _error(401), **reads},
+        {"204": _ok("Deleted."), "401": _error(401), "409": _error(409), **reads},
         security=security,
         operationId="deleteImage",
         path_params=(_MEDIA_ID,),
@@ -217,7 +221,16 @@ def _status() -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": {"enum": ["ok", "unavailable"]}, "reason": {"type": "string"}},
+        "properties": {
+            "status": {"enum": ["ok", "unavailable"]},
+            "reason": {"type": "string"},
+            "concurrent_writes": {
+                "enum": ["serialised", "not serialised", "unknown"],
+                "description": "Whether two writers of one image are serialised on this "
+                "storage (conditional writes); see `concurrent_writes_detail`.",
+            },
+            "concurrent_writes_detail": {"type": "string"},
+        },
     }
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from imgsvc import ImageService, Settings, create_app
 from imgsvc.storage import FileStorage
+from imgsvc.storage.file import LOCKS
 
 SEED_ID = "b797c7e7-f97e-44af-848a-64a0818214cd"
 SEED_NAME = "368de410-6cb2-4516-89cf-b8b9e44746cf.jpg"
@@ -39,7 +40,11 @@ def post(client: FlaskClient, data: bytes, name: str = "photo.jpg", **fields: st
 
 
 def stored_files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and LOCKS not in p.parts
+    )
 
 
 def test_upload_describes_and_stores(client: FlaskClient, settings: Settings) -> None:
