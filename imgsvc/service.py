@@ -171,8 +171,9 @@ class ImageService:
     def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
         """Convert a stored original that has no manifest (an upload interrupted before
         its manifest, or a bucket filled by another tool). Like ``reconvert``, the
-        original is read and never written nor deleted; if a set appears meanwhile
-        (an upload landed), that newer state wins and is returned as it is.
+        original is read and never written nor deleted. It writes only where there is
+        no valid manifest: a set that landed since the scan (an upload) is the newer
+        state and is returned as it is.
 
         Raises ``NotFound`` when the key is not an original of that image.
         """
@@ -182,6 +183,8 @@ class ImageService:
         if not orig_key.startswith(folder) or "/" in name or "." not in name:
             raise NotFound(f"{orig_key} is not an original of image {media_id}")
         current = self.sets.read(media_id)
+        if current.manifest is not None:  # a set landed since the scan: it is newer
+            return self._describe(current.manifest)
         data = self.storage.get(orig_key).data
         conversion = self._convert(data)
         file_base = name.rsplit(".", 1)[0]

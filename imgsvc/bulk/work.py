@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..errors import ImgsvcError
+from ..errors import Conflict, ImgsvcError, NotFound
 from ..service import ImageService
 from ..storage.keys import image_prefix
 from .scan import Action, Finding, State, StoredImage, inspect_image
@@ -45,13 +45,21 @@ def reason(exc: BaseException) -> str:
 
 
 def act(service: ImageService, finding: Finding) -> Outcome:
-    """Do what the finding says. Raises the service's errors."""
-    if finding.action is Action.RECONVERT:
-        service.reconvert(finding.media_id)
-        return Outcome.RECONVERTED
-    if finding.action is Action.ADOPT and finding.original_key:
-        adopt(service, finding.media_id, finding.original_key)
-        return Outcome.ADOPTED
+    """Do what the finding says. Raises the service's errors, except two that are no
+    failure of the run: the image was deleted since it was listed (``GONE``), or
+    editors kept changing it faster than it could be re-converted (``SKIPPED``: the
+    next run finds it as they left it)."""
+    try:
+        if finding.action is Action.RECONVERT:
+            service.reconvert(finding.media_id)
+            return Outcome.RECONVERTED
+        if finding.action is Action.ADOPT and finding.original_key:
+            adopt(service, finding.media_id, finding.original_key)
+            return Outcome.ADOPTED
+    except NotFound:
+        return Outcome.GONE
+    except Conflict:
+        return Outcome.SKIPPED
     return Outcome.SKIPPED
 
 

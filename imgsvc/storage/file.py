@@ -1,6 +1,6 @@
 """Local file storage: the embedded default, served by the app under ``/media/``.
 
-Conditional writes hold an exclusive ``flock`` per key (a lock file under
+Conditional writes hold an exclusive ``flock`` on the key's lock file (one of 256 under
 ``.imgsvc-locks/`` in the root) across check and write, so every thread and process
 on this host that writes the same manifest is serialised. ``flock`` does not reach
 across hosts (NFS): one host per file root.
@@ -20,7 +20,9 @@ from ..errors import Conflict, NotFound, StorageUnavailable
 from ..formats import content_type_of
 from .base import StoredObject
 
-#: Lock files live here, beside the objects; listings skip it.
+#: Lock files live here, beside the objects; listings skip it and /media/ refuses it.
+#: 256 of them at most, shared by hash: two images rarely wait on one another, and
+#: the folder never grows with the library.
 LOCKS = ".imgsvc-locks"
 
 
@@ -40,8 +42,8 @@ class FileStorage:
 
     @contextmanager
     def _locked(self, key: str) -> Iterator[None]:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        path = self.root / LOCKS / f"{digest}.lock"
+        slot = hashlib.sha256(key.encode()).digest()[0]  # one of LOCK_SLOTS files
+        path = self.root / LOCKS / f"{slot:02x}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import Conflict, NotFound, StorageUnavailable
 from .base import StoredObject
+from .keys import layout_base
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -31,9 +32,9 @@ _MISSING = {"404", "NoSuchKey", "NotFound"}
 #: A conditional request whose condition did not hold (AWS answers 409
 #: ConditionalRequestConflict when two conditional writes to a key overlap).
 _CONFLICT = {"412", "PreconditionFailed", "ConditionalRequestConflict"}
-#: Where the start-up check of conditional writes puts its scratch object: outside
-#: every key prefix's layout, and removed right after.
-PROBE_PREFIX = ".imgsvc/conditional-write-probe-"
+#: The scratch object of the check of conditional writes, under the key prefix
+#: (an IAM policy may allow writes there only), removed right after.
+PROBE_NAME = ".imgsvc-conditional-write-probe-"
 #: An ETag no object has.
 _NO_SUCH_ETAG = '"00000000000000000000000000000000"'
 DELETE_BATCH = 1000  # the S3 DeleteObjects maximum
@@ -61,11 +62,16 @@ class S3Storage:
     (it does not: check just before writing), or ``auto`` (find out once, with a
     scratch object, the first time it matters)."""
 
-    def __init__(self, client: Any, bucket: str, conditional: str = "auto") -> None:
+    def __init__(
+        self, client: Any, bucket: str, conditional: str = "auto", probe_prefix: str = ""
+    ) -> None:
         self.client = client
         self.bucket = bucket
-        self._mode = conditional
-        self._honoured: bool | None = {"on": True, "off": False}.get(conditional)
+        self._probe_prefix = probe_prefix
+        fixed = {"on": True, "off": False}.get(conditional)
+        self._honoured: dict[str, bool] | None = (
+            None if fixed is None else {"put": fixed, "delete": fixed}
+        )
         self._probe_lock = threading.Lock()
 
     @classmethod
@@ -79,7 +85,8 @@ class S3Storage:
             config=client_config(settings.storage_threads),
         )
         assert settings.s3_bucket is not None  # enforced by Settings validation
-        return cls(client, settings.s3_bucket, settings.s3_conditional_writes)
+        probe_prefix = layout_base(settings.key_prefix)
+        return cls(client, settings.s3_bucket, settings.s3_conditional_writes, probe_prefix)
 
     @contextmanager
     def _translate(self, action: str, key: str = "") -> Iterator[None]:
@@ -117,16 +124,19 @@ class S3Storage:
         cache_control: str | None,
         etag: str | None,
     ) -> None:
-        if self.conditional_writes():
+        if self._honours("put"):
             cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
-            self._put(key, data, content_type, cache_control, **cond)
+            try:
+                self._put(key, data, content_type, cache_control, **cond)
+            except NotFound as exc:  # AWS: the key was deleted since it was read
+                raise Conflict(f"{key} is gone since it was read") from exc
             return
         if self._etag_now(key) != etag:  # the narrowed window: checked, then written
             raise Conflict(f"{key} changed since it was read")
         self._put(key, data, content_type, cache_control)
 
     def delete_if(self, key: str, etag: str) -> None:
-        if self.conditional_writes():
+        if self._honours("delete"):
             try:
                 with self._translate("delete", key):
                     self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
@@ -154,24 +164,32 @@ class S3Storage:
     def conditional_writes(self) -> bool:
         """Raises ``StorageUnavailable`` when ``auto`` has not found out yet and the
         server cannot be reached; the next call asks again."""
+        return self._honours("put") and self._honours("delete")
+
+    def _honours(self, operation: str) -> bool:
+        """Whether conditional ``put`` / ``delete`` requests are honoured, found out
+        separately: a server may do conditional writes and not conditional deletes."""
         if self._honoured is None:
             with self._probe_lock:
                 if self._honoured is None:
                     self._honoured = self._probe()
-                    if not self._honoured:
+                    if not all(self._honoured.values()):
                         log.warning(
-                            "S3 bucket %s ignores conditional writes (If-Match, "
-                            "If-None-Match): concurrent writers to one image are not "
-                            "serialised; the window is only narrowed",
+                            "S3 bucket %s ignores conditional requests (%s): concurrent "
+                            "writers to one image are not serialised; the window is only "
+                            "narrowed",
                             self.bucket,
+                            ", ".join(op for op, ok in self._honoured.items() if not ok),
                         )
-        return self._honoured
+        return self._honoured[operation]
 
-    def _probe(self) -> bool:
+    def _probe(self) -> dict[str, bool]:
         """Write a scratch object, then try to overwrite it with If-None-Match: * and
         with a wrong If-Match, and to delete it with a wrong If-Match: a server that
-        honours conditions refuses all three. The scratch object is removed after."""
-        key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        honours conditions refuses them. The scratch object (under the key prefix,
+        where imgsvc may write; no media id, so no scan takes it for an image) is
+        removed after."""
+        key = f"{self._probe_prefix}{PROBE_NAME}{uuid.uuid4().hex}"
         self._put(key, b"probe", "text/plain", None)
         try:
 
@@ -179,12 +197,10 @@ class S3Storage:
                 with self._translate("delete", key):
                     self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=_NO_SUCH_ETAG)
 
-            attempts: list[Callable[[], object]] = [
-                lambda: self._put(key, b"2", "text/plain", None, IfNoneMatch="*"),
-                lambda: self._put(key, b"3", "text/plain", None, IfMatch=_NO_SUCH_ETAG),
-                delete_wrong,
-            ]
-            return all(_refused(attempt) for attempt in attempts)
+            put = _refused(
+                lambda: self._put(key, b"2", "text/plain", None, IfNoneMatch="*")
+            ) and _refused(lambda: self._put(key, b"3", "text/plain", None, IfMatch=_NO_SUCH_ETAG))
+            return {"put": put, "delete": _refused(delete_wrong)}
         finally:
             self.delete([key])
 

@@ -120,16 +120,17 @@ class SetStore:
         ]
         manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, fingerprint)
         mkey = manifest_key(self.prefix, media_id)
-        # What an earlier complete set vouches for, its manifest included, is never
-        # removed by a failed attempt.
-        kept = manifest_keys(previous) | {mkey} if previous else set()
+        # What an earlier complete set vouches for is never removed by a failed attempt.
+        kept = manifest_keys(previous) if previous else set()
         attempted: list[str] = list(keys)
         try:
             self._put_conversions(conversion, keys)
             if original is not None:
                 attempted.append(orig_key)
                 self.storage.put(orig_key, original, conversion.source.content_type)
-            attempted.append(mkey)
+            # The manifest is never in ``attempted``: a manifest that landed is a
+            # complete set (ours, if the answer was lost; or another writer's), and
+            # removing it by key would race whoever wrote it.
             body = json.dumps(manifest, indent=1, sort_keys=True).encode()
             self.storage.put_if(
                 mkey, body, "application/json", MANIFEST_CACHE_CONTROL, current.etag
@@ -137,7 +138,7 @@ class SetStore:
         except Conflict:
             # The newer state won. What it lists stays (discard keeps claimed keys),
             # the rest of this attempt goes, and the manifest object is the winner's.
-            self.discard(k for k in attempted if k != mkey)
+            self.discard(attempted)
             raise
         except BaseException:
             self.discard(k for k in attempted if k not in kept)
@@ -169,16 +170,20 @@ class SetStore:
 
         The manifest goes only if it is still the one read here (``Conflict``
         otherwise: a write that landed meanwhile wins, and nothing is removed). Then
-        the objects listed before it went, except what a manifest lists by then.
-        Raises ``NotFound`` when the image has no objects at all.
+        the objects listed before it went, except what a manifest lists by then: a
+        writer that read the old manifest fails its own compare-and-swap, and one
+        that started later wrote nothing that was listed.
+
+        Raises ``NotFound`` when there is no manifest object: without one, objects
+        under the id may be an upload still in flight, whose manifest would then list
+        removed keys. Such leftovers are the janitor's and the bulk run's.
         """
         mkey = manifest_key(self.prefix, media_id)
         current = self.read(media_id)
-        keys = list(self.storage.list(image_prefix(self.prefix, media_id)))
-        if not keys:
+        if current.etag is None:
             raise NotFound(f"no image {media_id}")
-        if current.etag is not None:
-            self.storage.delete_if(mkey, current.etag)
+        keys = list(self.storage.list(image_prefix(self.prefix, media_id)))
+        self.storage.delete_if(mkey, current.etag)
         self.storage.delete(self.unclaimed(k for k in keys if k != mkey))
 
     # -- clean-up --------------------------------------------------------------

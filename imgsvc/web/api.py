@@ -121,6 +121,8 @@ def media(key: str) -> Response:
     root = service().storage.local_root()
     if root is None:
         raise NotFound("media is served by the object storage, not by imgsvc")
+    if any(part.startswith(".") for part in key.split("/")):  # lock and temp files
+        raise NotFound(f"no object {key}")
     response = send_from_directory(root.resolve(), key, max_age=None, mimetype=content_type_of(key))
     if "/conversions/" in key:
         response.headers["Cache-Control"] = CONVERSION_CACHE_CONTROL

@@ -1,16 +1,17 @@
 """The soak of the compare-and-swap issue: ``imgsvc reconvert --workers 2`` over a few
-dozen images on SeaweedFS while editors' replacements arrive at random moments.
+dozen images on SeaweedFS while editors' replacements and deletes arrive at random
+moments.
 
 Before the manifest write became conditional, about 3 rounds in 16 ended with a
 201 replacement undone (the image described the old photo again and its manifest
 listed an original that no longer existed). Afterwards every replacement must be
-what its image describes, and every key every manifest lists must exist.
+what its image describes, every deleted image stays deleted, and every key every
+manifest lists must exist.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 
@@ -43,6 +44,7 @@ def test_replacements_during_a_bulk_reconversion_are_never_undone(
     ids = ingest_corpus(old_service, [(640, 427, "JPEG")] * IMAGES)
     rng = random.Random(14)
     replaced: dict[str, str] = {}  # media id -> sha256 of its last 201 replacement
+    deleted: set[str] = set()  # media ids whose last change was a 204 delete
     refused = 0
     run = start_reconvert(env, "--workers", "2")
     seed = 1000
@@ -50,15 +52,21 @@ def test_replacements_during_a_bulk_reconversion_are_never_undone(
         while run.poll() is None:
             time.sleep(rng.uniform(0.0, 0.25))
             media_id = rng.choice(ids)
+            if media_id not in deleted and rng.random() < 0.2:
+                old_service.delete(media_id)
+                deleted.add(media_id)
+                replaced.pop(media_id, None)
+                continue
             seed += 1
             data = photo(640, 427, seed)
             try:
                 described = old_service.ingest(data, "photo.jpg", media_id)
             except Conflict:
-                refused += 1  # another replacement of ours won: never the bulk run
+                refused += 1  # another change of ours won: never the bulk run
                 continue
             assert described["original"]["sha256"] == hashlib.sha256(data).hexdigest()
             replaced[media_id] = described["original"]["sha256"]
+            deleted.discard(media_id)
         _, err = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
@@ -66,14 +74,16 @@ def test_replacements_during_a_bulk_reconversion_are_never_undone(
     assert run.returncode == 0, err
     assert len(replaced) >= 5, f"only {len(replaced)} replacements landed during the run"
     assert refused == 0, "replacements are sequential here: none may lose to the bulk run"
+    assert deleted, "no delete happened during the run"
     for media_id in ids:
+        stored = set(storage.list(image_prefix(prefix, media_id)))
+        if media_id in deleted:
+            assert stored == set(), f"{media_id}: a delete was undone (or left objects)"
+            continue
         manifest = check_complete(storage, prefix, media_id)
         if media_id in replaced:
             assert manifest["original"]["sha256"] == replaced[media_id], (
                 f"{media_id}: a 201 replacement was undone"
             )
-        stored = set(storage.list(image_prefix(prefix, media_id)))
         mkey = manifest_key(prefix, media_id)
         assert stored == manifest_keys(manifest) | {mkey}, f"{media_id}: stray objects"
-        listed = json.loads(storage.get(mkey).data)
-        assert storage.exists(listed["original"]["key"])

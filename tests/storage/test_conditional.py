@@ -97,6 +97,10 @@ def test_file_storage_serialises_with_a_lock(tmp_path: Path) -> None:
     with pytest.raises(Conflict):
         storage.put_if("a/manifest.json", b"2", "application/json", None, None)
     assert list(storage.list("")) == ["a/manifest.json"], "lock files are no objects"
+    assert [p.name for p in (root / ".imgsvc-locks").iterdir()], "the lock file is there"
+    client = app.test_client()
+    for path in ("/media/.imgsvc-locks/00.lock", "/media/a/.tmp-x.json"):
+        assert client.get(path).status_code == 404, "never served as media"
     app.extensions["imgsvc"].close()
 
 

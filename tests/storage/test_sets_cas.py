@@ -24,7 +24,7 @@ from PIL import Image
 
 from imgsvc import ImageService, Settings, create_app
 from imgsvc.describe import manifest_keys
-from imgsvc.errors import Conflict
+from imgsvc.errors import Conflict, NotFound, StorageUnavailable
 from imgsvc.storage import FileStorage, Storage
 from imgsvc.storage.keys import image_prefix, manifest_key
 from imgsvc.storage.s3 import S3Storage
@@ -65,14 +65,18 @@ class Gate:
 
 
 class Paused:
-    """A storage whose conditional writes (the manifest's) wait at the gate first."""
+    """A storage whose conditional writes (the manifest's) wait at the gate first;
+    with ``fail``, the paused manifest write then fails as if storage went away."""
 
-    def __init__(self, inner: Storage, gate: Gate) -> None:
+    def __init__(self, inner: Storage, gate: Gate, fail: bool = False) -> None:
         self.inner = inner
         self.gate = gate
+        self.fail = fail
 
     def put_if(self, key: str, *args: Any) -> None:
         self.gate.pause()
+        if self.fail:
+            raise StorageUnavailable("storage went away during the manifest write")
         self.inner.put_if(key, *args)
 
     def delete_if(self, key: str, etag: str) -> None:
@@ -123,12 +127,15 @@ def backend(
 class Race:
     """A winner service and a paused loser service on the same storage."""
 
-    def __init__(self, backend: tuple[Callable[..., Settings], Storage], **loser: Any) -> None:
+    def __init__(
+        self, backend: tuple[Callable[..., Settings], Storage], fail: bool = False, **loser: Any
+    ) -> None:
         make, self.storage = backend
         self.settings = make()
         self.gate = Gate()
         self.winner = ImageService(self.settings, self.storage)
-        self.loser = ImageService(make(**loser), Paused(self.storage, self.gate))  # type: ignore[arg-type]
+        paused = Paused(self.storage, self.gate, fail)
+        self.loser = ImageService(make(**loser), paused)  # type: ignore[arg-type]
         self._pool = ThreadPoolExecutor(1)
 
     def start(self, call: Callable[[], Any]) -> Future[Any]:
@@ -259,6 +266,47 @@ def test_an_upload_that_races_a_reconversion_of_the_same_photo_still_replaces_it
     manifest = r.assert_whole(GREEN, new)
     assert described["original"]["sha256"] == sha(new)
     assert manifest["fingerprint"] == r.loser.fingerprint
+
+
+def test_a_delete_during_a_first_upload_deletes_nothing(race: Callable[..., Race]) -> None:
+    """Without a manifest the objects under the id may be an upload in flight: the
+    DELETE is a 404 and the upload's set lands whole (it listed missing keys before)."""
+    r = race()
+    new = photo(GREEN)
+    paused = r.start(lambda: r.loser.ingest(new, "photo.jpg", MEDIA_ID))
+    with pytest.raises(NotFound):
+        r.winner.delete(MEDIA_ID)
+    r.finish(paused)
+    r.assert_whole(GREEN, new)
+
+
+def test_a_failed_first_upload_never_removes_the_manifest_that_won(
+    race: Callable[..., Race],
+) -> None:
+    """The loser's clean-up removes its own objects, never a manifest by key."""
+    r = race(fail=True)
+    won = photo(BLUE)
+    paused = r.start(lambda: r.loser.ingest(photo(GREEN), "slow.jpg", MEDIA_ID))
+    r.winner.ingest(won, "fast.jpg", MEDIA_ID)
+    with pytest.raises(StorageUnavailable):
+        r.finish(paused)
+    r.assert_whole(BLUE, won)
+
+
+def test_adopt_never_writes_over_a_set_that_landed(race: Callable[..., Race]) -> None:
+    """A bulk run found an original without a manifest; an editor's upload landed
+    before the adoption ran. The adoption yields: the editor's set stays whole."""
+    r = race()
+    orphan = f"{image_prefix(r.settings.key_prefix, MEDIA_ID)}lost.jpg"
+    r.storage.put(orphan, photo(RED), "image/jpeg")
+    new = photo(GREEN)
+    r.winner.ingest(new, "photo.jpg", MEDIA_ID)
+    described = r.loser.adopt(MEDIA_ID, orphan)
+    assert described["original"]["sha256"] == sha(new)
+    manifest = r.winner.manifest(MEDIA_ID)
+    assert manifest["original"]["sha256"] == sha(new)
+    for key in manifest_keys(manifest):
+        assert r.storage.exists(key)
 
 
 def test_the_api_answers_409_conflict(tmp_path: Path) -> None:
