@@ -47,7 +47,13 @@ class ImageService:
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, settings.max_pixels)
         self.metrics = metrics or Metrics()
         self.storage: Storage = ObservedStorage(storage, self.metrics)
-        self.sets = SetStore(self.storage, settings.key_prefix, settings.storage_threads)
+        self.sets = SetStore(
+            self.storage,
+            settings.key_prefix,
+            settings.storage_threads,
+            self.pipeline.fingerprint,
+            on_conflict=lambda operation: self.metrics.conflicts.labels(operation).inc(),
+        )
         self.janitor = self.sets.janitor
         self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
 
@@ -84,7 +90,7 @@ class ImageService:
                     self.settings.key_prefix, media_id, file_base, conversion.source.ext
                 )
                 try:
-                    manifest = self._write(
+                    manifest = self.sets.write(
                         media_id, file_base, orig_key, conversion, data, current, "upload"
                     )
                     break
@@ -111,26 +117,6 @@ class ImageService:
                 return convert(data, self.pipeline, self.metrics.stage)
         finally:
             self.slots.release()
-
-    def _write(
-        self,
-        media_id: str,
-        file_base: str,
-        orig_key: str,
-        conversion: Conversion,
-        original: bytes | None,
-        current: Current,
-        operation: str,
-    ) -> dict[str, Any]:
-        """``sets.write`` with this service's fingerprint; counts lost races by the
-        ``operation`` that lost (upload, reconvert, adopt)."""
-        try:
-            return self.sets.write(
-                media_id, file_base, orig_key, conversion, original, current, self.fingerprint
-            )
-        except Conflict:
-            self.metrics.conflicts.labels(operation).inc()
-            raise
 
     def _gave_up(self, media_id: str) -> Conflict:
         return Conflict(
@@ -160,7 +146,7 @@ class ImageService:
             conversion = self._convert(data)
             file_base = previous["file_base"]
             try:
-                manifest = self._write(
+                manifest = self.sets.write(
                     media_id, file_base, orig_key, conversion, None, current, "reconvert"
                 )
             except Conflict:
@@ -189,7 +175,7 @@ class ImageService:
         conversion = self._convert(data)
         file_base = name.rsplit(".", 1)[0]
         try:
-            manifest = self._write(
+            manifest = self.sets.write(
                 media_id, file_base, orig_key, conversion, None, current, "adopt"
             )
         except Conflict:
@@ -229,7 +215,6 @@ class ImageService:
         try:
             self.sets.delete(media_id)
         except Conflict:
-            self.metrics.conflicts.labels("delete").inc()
             raise Conflict(
                 f"image {media_id} changed while it was being deleted (an upload or a "
                 "re-conversion finished first); nothing was deleted. Send the delete again "

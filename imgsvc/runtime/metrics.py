@@ -157,12 +157,7 @@ class ObservedStorage:
             self.inner.put(key, data, content_type, cache_control)
 
     def put_if(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        cache_control: str | None,
-        etag: str | None,
+        self, key: str, data: bytes, content_type: str, cache_control: str | None, etag: str | None
     ) -> None:
         with self._counted("put"):
             self.inner.put_if(key, data, content_type, cache_control, etag)

@@ -40,12 +40,7 @@ class Storage(Protocol):
     ) -> None: ...
 
     def put_if(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        cache_control: str | None,
-        etag: str | None,
+        self, key: str, data: bytes, content_type: str, cache_control: str | None, etag: str | None
     ) -> None: ...
 
     def get(self, key: str) -> StoredObject: ...

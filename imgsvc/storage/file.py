@@ -64,12 +64,7 @@ class FileStorage:
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
 
     def put_if(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        cache_control: str | None,
-        etag: str | None,
+        self, key: str, data: bytes, content_type: str, cache_control: str | None, etag: str | None
     ) -> None:
         with self._locked(key):
             if self._etag_now(key) != etag:

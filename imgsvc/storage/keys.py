@@ -95,7 +95,12 @@ def image_prefix(prefix: str, media_id: str) -> str:
 
 
 def conversion_key(
-    prefix: str, media_id: str, file_base: str, size: str, width: int, fmt: str = "webp"
+    prefix: str,
+    media_id: str,
+    file_base: str,
+    size: str,
+    width: int,
+    fmt: str = formats.PRIMARY.name,
 ) -> str:
     ext = formats.get(fmt).ext
     return f"{image_prefix(prefix, media_id)}conversions/{file_base}-{size}-___{fmt}_{width}.{ext}"

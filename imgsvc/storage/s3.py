@@ -117,12 +117,7 @@ class S3Storage:
             )
 
     def put_if(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str,
-        cache_control: str | None,
-        etag: str | None,
+        self, key: str, data: bytes, content_type: str, cache_control: str | None, etag: str | None
     ) -> None:
         if self._honours("put"):
             cond = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -59,9 +59,21 @@ class Current:
 class SetStore:
     """Reads and writes whole sets in one storage under one key prefix."""
 
-    def __init__(self, storage: Storage, key_prefix: str, threads: int) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        key_prefix: str,
+        threads: int,
+        fingerprint: str,
+        on_conflict: Callable[[str], None] = lambda _operation: None,
+    ) -> None:
+        """``fingerprint`` goes into every manifest written (that of the pipeline
+        configuration); ``on_conflict(operation)`` hears of every write that lost a
+        race (the service counts them in its metrics)."""
         self.storage = storage
         self.prefix = key_prefix
+        self.fingerprint = fingerprint
+        self.on_conflict = on_conflict
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="imgsvc-io")
         self.janitor = Janitor(storage, self.unclaimed)
 
@@ -107,18 +119,19 @@ class SetStore:
         conversion: Conversion,
         original: bytes | None,
         current: Current,
-        fingerprint: str,
+        operation: str,
     ) -> dict[str, Any]:
         """Write a set by the protocol above and return its manifest. ``current`` is
         the state it replaces, as the caller read it; ``original`` None leaves the
-        original alone. Raises ``Conflict`` when the image is no longer in that state
-        (nothing of this attempt is kept), ``StorageUnavailable`` when storage fails."""
+        original alone; ``operation`` names the writer (upload, reconvert, adopt).
+        Raises ``Conflict`` when the image is no longer in that state (nothing of this
+        attempt is kept), ``StorageUnavailable`` when storage fails."""
         previous = current.manifest
         keys = [
             conversion_key(self.prefix, media_id, file_base, v.size, v.width, v.format)
             for v in conversion.variants
         ]
-        manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, fingerprint)
+        manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, self.fingerprint)
         mkey = manifest_key(self.prefix, media_id)
         # What an earlier complete set vouches for is never removed by a failed attempt.
         kept = manifest_keys(previous) if previous else set()
@@ -138,6 +151,7 @@ class SetStore:
         except Conflict:
             # The newer state won. What it lists stays (discard keeps claimed keys),
             # the rest of this attempt goes, and the manifest object is the winner's.
+            self.on_conflict(operation)
             self.discard(attempted)
             raise
         except BaseException:
@@ -183,7 +197,11 @@ class SetStore:
         if current.etag is None:
             raise NotFound(f"no image {media_id}")
         keys = list(self.storage.list(image_prefix(self.prefix, media_id)))
-        self.storage.delete_if(mkey, current.etag)
+        try:
+            self.storage.delete_if(mkey, current.etag)
+        except Conflict:
+            self.on_conflict("delete")
+            raise
         self.storage.delete(self.unclaimed(k for k in keys if k != mkey))
 
     # -- clean-up --------------------------------------------------------------

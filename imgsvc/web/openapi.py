@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..formats import OUTPUT_FORMATS
 from ..settings import Settings
 
 #: Every ``error.code`` imgsvc answers with, by HTTP status.
@@ -243,7 +244,7 @@ def _schemas() -> dict[str, Any]:
         "properties": {
             "size": {"type": "string"},
             **dims,
-            "format": {"enum": ["webp", "avif"]},
+            "format": {"enum": list(OUTPUT_FORMATS)},
             **url_key,
             "bytes": {"type": "integer", "minimum": 0},
         },
