@@ -208,18 +208,27 @@ class ImageService:
     def delete(self, media_id: str) -> None:
         """Remove the manifest first (the set stops being complete), then every object.
 
-        Raises ``Conflict`` when a write landed between this delete's read and its
-        removal of the manifest: the newer set stays, whole.
+        A delete that raced a re-conversion of the same photo is done again on top of
+        it (the editor's decision still stands); one that raced another photo raises
+        ``Conflict``: that newer set stays, whole. ``NotFound`` when there is no image.
         """
         media_id = _lookup_id(media_id)
-        try:
-            self.sets.delete(media_id)
-        except Conflict:
-            raise Conflict(
-                f"image {media_id} changed while it was being deleted (an upload or a "
-                "re-conversion finished first); nothing was deleted. Send the delete again "
-                "to remove what is stored now."
-            ) from None
+        for _ in range(MAX_ATTEMPTS):
+            current = self.sets.read(media_id)
+            try:
+                self.sets.delete(media_id, current)
+                return
+            except Conflict:
+                now = self.sets.read(media_id)
+                if now.manifest is None:
+                    return  # deleted meanwhile: what this delete wanted
+                if not _same_photo(current.manifest, now.manifest):
+                    raise Conflict(
+                        f"image {media_id} changed while it was being deleted (an upload "
+                        "finished first); nothing was deleted. Send the delete again to "
+                        "remove what is stored now."
+                    ) from None
+        raise self._gave_up(media_id)
 
     def is_current(self, manifest: dict[str, Any]) -> bool:
         return manifest.get("fingerprint") == self.fingerprint
@@ -257,10 +266,17 @@ def _still_applies(read: Current, now: Current, sha256: str) -> bool:
     """
     if now.manifest is None:
         return False
-    winner = now.manifest["original"].get("sha256")
-    if winner == sha256:
-        return True
-    return read.manifest is not None and read.manifest["original"].get("sha256") == winner
+    return now.manifest["original"].get("sha256") == sha256 or _same_photo(
+        read.manifest, now.manifest
+    )
+
+
+def _same_photo(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """Two manifests of one original: only the conversions can differ."""
+    if a is None or b is None:
+        return False
+    sha256 = a["original"].get("sha256")
+    return sha256 is not None and sha256 == b["original"].get("sha256")
 
 
 def _lookup_id(media_id: str) -> str:

@@ -179,10 +179,10 @@ class SetStore:
             wait(puts)
             raise
 
-    def delete(self, media_id: str) -> None:
+    def delete(self, media_id: str, current: Current) -> None:
         """Remove the manifest first (the set stops being complete), then the objects.
 
-        The manifest goes only if it is still the one read here (``Conflict``
+        The manifest goes only if it is still ``current``, as the caller read it (``Conflict``
         otherwise: a write that landed meanwhile wins, and nothing is removed). Then
         the objects listed before it went, except what a manifest lists by then: a
         writer that read the old manifest fails its own compare-and-swap, and one
@@ -193,7 +193,6 @@ class SetStore:
         removed keys. Such leftovers are the janitor's and the bulk run's.
         """
         mkey = manifest_key(self.prefix, media_id)
-        current = self.read(media_id)
         if current.etag is None:
             raise NotFound(f"no image {media_id}")
         keys = list(self.storage.list(image_prefix(self.prefix, media_id)))

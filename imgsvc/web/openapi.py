@@ -33,8 +33,8 @@ _WHY = {
     404: "No such image (an id that is not a UUID cannot exist either).",
     408: "The request body did not arrive within `upload_timeout` seconds.",
     409: "The image changed while this write was being stored (another upload or a delete "
-    "of it finished first): the newer state stays, this write kept nothing. An upload that "
-    "races a re-conversion of the same photo is written on top of it instead.",
+    "of it finished first): the newer state stays, this write kept nothing. An upload or a "
+    "delete that races a re-conversion of the same photo is done on top of it instead.",
     413: "The body is over the byte limit; refused from the Content-Length, before reading.",
     415: "A recognisable image format outside the allowlist (TIFF, BMP, PSD, SVG, HEIC...).",
     422: "Decodable but refused: too many pixels or frames, a decompression bomb.",

@@ -248,6 +248,23 @@ def test_a_delete_that_races_an_upload_deletes_nothing(race: Callable[..., Race]
     assert r.loser.metrics.conflicts.labels("delete")._value.get() == 1
 
 
+def test_a_delete_that_races_a_reconversion_of_the_same_photo_still_deletes(
+    race: Callable[..., Race], backend: tuple[Callable[..., Settings], Storage]
+) -> None:
+    """The editor's decision stands against a bulk job: deleted, nothing left."""
+    r = race()
+    r.winner.ingest(photo(RED), "photo.jpg", MEDIA_ID)
+    paused = r.start(lambda: r.loser.delete(MEDIA_ID))
+    make, storage = backend
+    bulk = ImageService(make(webp_quality=70), storage)
+    try:
+        bulk.reconvert(MEDIA_ID)
+    finally:
+        bulk.close()
+    r.finish(paused)
+    assert r.objects() == set()
+
+
 def test_an_upload_that_races_a_reconversion_of_the_same_photo_still_replaces_it(
     race: Callable[..., Race], backend: tuple[Callable[..., Settings], Storage]
 ) -> None:
