@@ -248,6 +248,16 @@ def test_a_delete_that_races_an_upload_deletes_nothing(race: Callable[..., Race]
     assert r.loser.metrics.conflicts.labels("delete")._value.get() == 1
 
 
+def reconvert_elsewhere(backend: tuple[Callable[..., Settings], Storage]) -> None:
+    """A bulk run at other settings, in another service, re-converts the image."""
+    make, storage = backend
+    bulk = ImageService(make(webp_quality=70), storage)
+    try:
+        bulk.reconvert(MEDIA_ID)
+    finally:
+        bulk.close()
+
+
 def test_a_delete_that_races_a_reconversion_of_the_same_photo_still_deletes(
     race: Callable[..., Race], backend: tuple[Callable[..., Settings], Storage]
 ) -> None:
@@ -255,12 +265,7 @@ def test_a_delete_that_races_a_reconversion_of_the_same_photo_still_deletes(
     r = race()
     r.winner.ingest(photo(RED), "photo.jpg", MEDIA_ID)
     paused = r.start(lambda: r.loser.delete(MEDIA_ID))
-    make, storage = backend
-    bulk = ImageService(make(webp_quality=70), storage)
-    try:
-        bulk.reconvert(MEDIA_ID)
-    finally:
-        bulk.close()
+    reconvert_elsewhere(backend)
     r.finish(paused)
     assert r.objects() == set()
 
@@ -273,12 +278,7 @@ def test_an_upload_that_races_a_reconversion_of_the_same_photo_still_replaces_it
     new = photo(GREEN)
     r.winner.ingest(photo(RED), "photo.jpg", MEDIA_ID)
     paused = r.start(lambda: r.loser.ingest(new, "photo.jpg", MEDIA_ID))
-    make, storage = backend
-    bulk = ImageService(make(webp_quality=70), storage)
-    try:
-        bulk.reconvert(MEDIA_ID)
-    finally:
-        bulk.close()
+    reconvert_elsewhere(backend)
     described = r.finish(paused)
     manifest = r.assert_whole(GREEN, new)
     assert described["original"]["sha256"] == sha(new)
