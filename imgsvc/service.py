@@ -68,9 +68,14 @@ class ImageService:
     # -- ingest -------------------------------------------------------------------
 
     def ingest(
-        self, data: bytes, filename: str | None = None, media_id: str | None = None
+        self,
+        data: bytes,
+        filename: str | None = None,
+        media_id: str | None = None,
+        base_url: str | None = None,
     ) -> dict[str, Any]:
-        """Convert and store one upload; return its description.
+        """Convert and store one upload; return its description (its URLs under
+        ``base_url``, by default the configured ``public_base_url``).
 
         Raises the pipeline's errors for refused input (nothing is written then),
         ``Saturated`` when no conversion slot frees up in time, ``StorageUnavailable``
@@ -105,7 +110,7 @@ class ImageService:
             else:
                 raise self._gave_up(media_id)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
-        return self._describe(manifest)
+        return self._describe(manifest, base_url)
 
     def _convert(self, data: bytes) -> Conversion:
         """Convert within a slot: waits up to ``queue_timeout``, then ``Saturated``."""
@@ -191,19 +196,20 @@ class ImageService:
         """The stored manifest; ``NotFound`` when the image has none (or no valid one)."""
         return self.sets.manifest(_lookup_id(media_id))
 
-    def describe(self, media_id: str) -> dict[str, Any]:
+    def describe(self, media_id: str, base_url: str | None = None) -> dict[str, Any]:
         """``NotFound`` also for a manifest that lacks what a description needs."""
         manifest = self.manifest(media_id)
         try:
-            return self._describe(manifest)
+            return self._describe(manifest, base_url)
         except MALFORMED as exc:
             raise NotFound(f"image {media_id} has no valid manifest") from exc
 
-    def _describe(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        return describe(manifest, self.settings.public_base_url, self.settings.primary_format)
+    def _describe(self, manifest: dict[str, Any], base_url: str | None = None) -> dict[str, Any]:
+        base = base_url or self.settings.public_base_url
+        return describe(manifest, base, self.settings.primary_format)
 
-    def srcset(self, media_id: str) -> str:
-        return str(self.describe(media_id)["srcset"])
+    def srcset(self, media_id: str, base_url: str | None = None) -> str:
+        return str(self.describe(media_id, base_url)["srcset"])
 
     def delete(self, media_id: str) -> None:
         """Remove the manifest first (the set stops being complete), then every object.

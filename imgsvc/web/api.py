@@ -39,6 +39,17 @@ def service() -> ImageService:
     return current_app.extensions["imgsvc"]  # type: ignore[no-any-return]
 
 
+def public_base() -> str:
+    """The base of the URLs in this answer: ``public_base_url`` when it is absolute;
+    when it is a path (file storage's default ``/media``), the same path on the host
+    this request came to, so that a CMS on another origin can use what it gets (the
+    CLI, which has no request, keeps the path)."""
+    base = service().settings.public_base_url
+    if base.startswith("/"):
+        return request.host_url.rstrip("/") + base
+    return base
+
+
 def require_write_token() -> None:
     tokens = service().settings.api_tokens
     if not tokens:
@@ -65,19 +76,20 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     service().metrics.bytes_in.inc(len(data))
     if len(data) > limit:
         raise UploadTooLarge(f"the file is over the limit of {limit} bytes")
-    description = service().ingest(data, upload.filename, request.form.get("media_id") or None)
+    media_id = request.form.get("media_id") or None
+    description = service().ingest(data, upload.filename, media_id, public_base())
     location = url_for("imgsvc.get_image", media_id=description["id"])
     return jsonify(description), 201, {"Location": location}
 
 
 @api.get("/v1/images/<media_id>")
 def get_image(media_id: str) -> Response:
-    return jsonify(service().describe(media_id))
+    return jsonify(service().describe(media_id, public_base()))
 
 
 @api.get("/v1/images/<media_id>/srcset")
 def get_srcset(media_id: str) -> Response:
-    return Response(service().srcset(media_id), mimetype="text/plain")
+    return Response(service().srcset(media_id, public_base()), mimetype="text/plain")
 
 
 @api.delete("/v1/images/<media_id>")

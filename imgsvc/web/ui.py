@@ -15,6 +15,7 @@ from flask.blueprints import BlueprintSetupState
 
 from .. import templating
 from ..service import ImageService
+from .api import public_base
 
 ui = Blueprint(
     "imgsvc_ui",
@@ -54,7 +55,7 @@ def image_fragment(media_id: str) -> str:
     ``?sizes=`` takes a preset name or a sizes value; ``?placeholder=1`` adds the
     blurred placeholder. Both go into the snippet exactly as into the preview.
     """
-    image = _service().describe(media_id)
+    image = _service().describe(media_id, public_base())
     return render_template(
         "imgsvc_image.html",
         image=image,

@@ -6,12 +6,14 @@ import io
 import mimetypes
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
 from imgsvc import ImageService, Settings, create_app
+from imgsvc.cli import cli
 from imgsvc.storage import FileStorage
 from imgsvc.storage.file import LOCKS
 
@@ -71,6 +73,41 @@ def test_upload_describes_and_stores(client: FlaskClient, settings: Settings) ->
         assert served.status_code == 200 and served.data == path.read_bytes()
         assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert served.mimetype == "image/webp"
+
+
+def test_file_storage_answers_carry_absolute_urls_of_the_request_host(
+    client: FlaskClient, runner: Any, settings: Settings
+) -> None:
+    """A CMS on another origin uses what it gets: no '/media/media/...' paths over
+    HTTP. The CLI, which has no request, keeps the configured path."""
+    body = post(client, jpeg(800, 500), "a.jpg").get_json()
+    base = "http://cms-images.test:8000/media/"
+    described = client.get(
+        f"/v1/images/{body['id']}", headers={"Host": "cms-images.test:8000"}
+    ).get_json()
+    urls = [v["url"] for v in described["variants"]] + [described["src"]]
+    assert all(u.startswith(base) for u in urls), urls
+    assert described["original"]["url"] == f"{base}{described['original']['key']}"
+    assert all(e.split(" ")[0].startswith(base) for e in described["srcset"].split(", "))
+    for url in (body["src"], *(v["url"] for v in body["variants"])):
+        assert url.startswith("http://localhost/media/")
+        with Image.open(io.BytesIO(client.get(url).data)) as im:
+            assert im.format == "WEBP"
+    text = client.get(f"/v1/images/{body['id']}/srcset").get_data(as_text=True)
+    assert text.startswith("http://localhost/media/")
+    env = {"IMGSVC_FILE_ROOT": str(settings.file_root)}
+    printed = runner.invoke(cli, ["srcset", body["id"]], env=env)
+    assert printed.exit_code == 0 and printed.output.startswith("/media/")
+
+
+def test_an_absolute_public_base_url_is_used_as_configured(tmp_path: Path) -> None:
+    settings = Settings.load(
+        {}, file_root=tmp_path / "media", public_base_url="https://img.example.org/m"
+    )
+    client = create_app(settings).test_client()
+    body = post(client, jpeg(600, 400), "a.jpg").get_json()
+    assert body["src"].startswith("https://img.example.org/m/media/")
+    client.application.extensions["imgsvc"].close()
 
 
 def test_media_content_types_do_not_depend_on_the_hosts_mime_table(
