@@ -16,12 +16,14 @@ from typing import Any
 from PIL import Image
 
 from .describe import describe
-from .errors import Conflict, ImgsvcError, NotFound, StorageUnavailable
+from .describe.listing import cursor_id, page
+from .describe.manifest import MALFORMED
+from .errors import BadRequest, Conflict, ImgsvcError, NotFound
 from .pipeline import Conversion, PipelineConfig, convert
 from .runtime.metrics import Metrics, ObservedStorage
 from .runtime.slots import ConversionSlots
 from .settings import Settings
-from .storage import Storage
+from .storage import Storage, write_guarantee
 from .storage.keys import (
     image_prefix,
     new_media_id,
@@ -29,10 +31,12 @@ from .storage.keys import (
     parse_media_id,
     safe_file_base,
 )
-from .storage.sets import MALFORMED, Current, SetStore, file_base_beside
+from .storage.sets import Current, SetStore, file_base_beside
 
 #: Writes of one image before giving up when other writers keep winning the race.
 MAX_ATTEMPTS = 5
+#: The most images one page of ``GET /v1/images`` lists.
+MAX_PAGE = 1000
 
 
 class ImageService:
@@ -208,6 +212,20 @@ class ImageService:
         base = base_url or self.settings.public_base_url
         return describe(manifest, base, self.settings.primary_format)
 
+    def list_images(
+        self, limit: int = 100, cursor: str | None = None, base_url: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the stored images, in listing order: ``{"images": [descriptions],
+        "next_cursor": str | None}``. ``BadRequest`` for a limit outside 1..1000 or a
+        cursor this service did not hand out."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(
+                f"limit must be within 1..{MAX_PAGE}, got {limit}", code="invalid_limit"
+            )
+        manifests, last = self.sets.page(limit, cursor_id(cursor) if cursor else None)
+        base = base_url or self.settings.public_base_url
+        return page(manifests, base, self.settings.primary_format, last)
+
     def srcset(self, media_id: str, base_url: str | None = None) -> str:
         return str(self.describe(media_id, base_url)["srcset"])
 
@@ -245,20 +263,7 @@ class ImageService:
     def concurrent_writes(self) -> tuple[str, str]:
         """Whether two writers of one image are serialised here, and why: for
         ``/readyz`` and the start-up log. Never raises."""
-        try:
-            honoured = self.storage.conditional_writes()
-        except StorageUnavailable:
-            return "unknown", "storage unreachable; checked again at the next write"
-        if not honoured:
-            return "not serialised", (
-                "this S3 server ignores conditional writes (If-Match, If-None-Match): a "
-                "writer checks the manifest just before writing it, which narrows the window "
-                "between two writers of one image but cannot close it "
-                "(IMGSVC_S3_CONDITIONAL_WRITES)"
-            )
-        if self.storage.local_root() is not None:
-            return "serialised", "file storage: a lock per image, held across check and write"
-        return "serialised", "manifest writes are conditional (If-Match / If-None-Match)"
+        return write_guarantee(self.storage)
 
 
 def _still_applies(read: Current, now: Current, sha256: str) -> bool:

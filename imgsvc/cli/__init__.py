@@ -73,6 +73,30 @@ def srcset(obj: Context, media_id: str) -> None:
         sys.exit(exc.exit_code)
 
 
+@cli.command("list")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="At most N images (default: all)."
+)
+@pass_ctx
+def list_images(obj: Context, limit: int | None) -> None:
+    """Print the stored images, one per line: id, then srcset, in listing order."""
+    cursor: str | None = None
+    shown = 0
+    try:
+        while limit is None or shown < limit:
+            size = 1000 if limit is None else min(1000, limit - shown)
+            page = obj.service.list_images(size, cursor)
+            for image in page["images"]:
+                click.echo(f"{image['id']} {image['srcset']}")
+            shown += len(page["images"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    except ImgsvcError as exc:
+        click.echo(f"list: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -14,6 +14,8 @@ from typing import Any
 from ..pipeline import PIPELINE_VERSION, Conversion
 
 MANIFEST_SCHEMA = 1
+#: What reading or describing a manifest of the wrong shape raises.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
 
 
 def build_manifest(

@@ -182,9 +182,9 @@ class ObservedStorage:
         with self._counted("delete"):
             self.inner.delete(keys)
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[str]:
         with self._counted("list"):
-            yield from self.inner.list(prefix)
+            yield from self.inner.list(prefix, start_after)
 
     def ping(self) -> None:
         with self._counted("ping"):

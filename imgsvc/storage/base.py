@@ -61,8 +61,9 @@ class Storage(Protocol):
         server once (``StorageUnavailable`` when it cannot be reached)."""
         ...
 
-    def list(self, prefix: str) -> Iterator[str]:
-        """Yield the keys under ``prefix`` in order, page by page, never all at once."""
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[str]:
+        """Yield the keys under ``prefix`` in order, page by page, never all at once;
+        with ``start_after``, only the keys that sort after it (S3's StartAfter)."""
         ...
 
     def ping(self) -> None:

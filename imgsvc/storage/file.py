@@ -132,12 +132,12 @@ class FileStorage:
                 return
             directory = directory.parent
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[str]:
         """Keys in S3's order (lexicographic), walking only the prefix's directory."""
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self._path(base) if base else self.root
         for key in self._walk(start, base):
-            if key.startswith(prefix):
+            if key.startswith(prefix) and (start_after is None or key > start_after):
                 yield key
 
     def _walk(self, directory: Path, rel: str) -> Iterator[str]:

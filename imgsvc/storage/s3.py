@@ -223,10 +223,11 @@ class S3Storage:
                     f"e.g. {first.get('Key')}: {first.get('Code')}"
                 )
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list(self, prefix: str, start_after: str | None = None) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
+        after = {"StartAfter": start_after} if start_after else {}
         with self._translate("list", prefix):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **after):
                 for item in page.get("Contents", []):
                     yield item["Key"]
 

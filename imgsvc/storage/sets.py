@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..describe import build_manifest, manifest_keys
+from ..describe.manifest import MALFORMED, build_manifest, manifest_keys
 from ..errors import Conflict, NotFound, StorageUnavailable
 from ..formats import CONTENT_TYPES
 from ..pipeline import Conversion
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 CONVERSION_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MANIFEST_CACHE_CONTROL = "no-cache"
-#: What reading a manifest of the wrong shape raises.
-MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +106,25 @@ class SetStore:
 
     def manifest_or_none(self, media_id: str) -> dict[str, Any] | None:
         return self.read(media_id).manifest
+
+    def page(self, limit: int, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to ``limit`` manifests in listing order (by media id), starting after the
+        image ``after``; and the id to continue after, None at the end. Ids without a
+        valid manifest (an upload in flight, leftovers) are passed over."""
+        base = layout_base(self.prefix)
+        # '~' sorts after every character a key may hold: past all of that image's keys.
+        start = f"{base}{after}/~" if after else None
+        ids: list[str] = []
+        for key in self.storage.list(base, start_after=start):
+            media_id = media_id_of(key, base)
+            if media_id and key == manifest_key(self.prefix, media_id):
+                ids.append(media_id)
+                if len(ids) > limit:
+                    break
+        more = len(ids) > limit
+        ids = ids[:limit]
+        manifests = [m for m in self._io.map(self.manifest_or_none, ids) if m is not None]
+        return manifests, (ids[-1] if more and ids else None)
 
     # -- write -----------------------------------------------------------------
 

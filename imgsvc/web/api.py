@@ -82,6 +82,18 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     return jsonify(description), 201, {"Location": location}
 
 
+@api.get("/v1/images")
+def list_images() -> Response:
+    """A page of the library (``?limit=`` 1-1000, default 100; ``?cursor=``)."""
+    raw = request.args.get("limit", "100")
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise BadRequest(f"limit must be an integer, got {raw!r}", code="invalid_limit") from None
+    cursor = request.args.get("cursor") or None
+    return jsonify(service().list_images(limit, cursor, public_base()))
+
+
 @api.get("/v1/images/<media_id>")
 def get_image(media_id: str) -> Response:
     return jsonify(service().describe(media_id, public_base()))

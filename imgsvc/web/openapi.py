@@ -15,7 +15,14 @@ from ..settings import Settings
 
 #: Every ``error.code`` imgsvc answers with, by HTTP status.
 ERROR_CODES: dict[int, tuple[str, ...]] = {
-    400: ("bad_request", "missing_file", "invalid_media_id", "invalid_image"),
+    400: (
+        "bad_request",
+        "missing_file",
+        "invalid_media_id",
+        "invalid_image",
+        "invalid_limit",
+        "invalid_cursor",
+    ),
     401: ("unauthorized",),
     404: ("not_found",),
     405: ("method_not_allowed",),
@@ -27,8 +34,9 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     503: ("storage_unavailable", "saturated", "unavailable"),
 }
 _WHY = {
-    400: "Bad request: not multipart, no `file`, a `media_id` that is not a UUID, or "
-    "empty, truncated or undecodable data.",
+    400: "Bad request: not multipart, no `file`, a `media_id` that is not a UUID, "
+    "empty, truncated or undecodable data; or, listing, a `limit` outside 1-1000 or a "
+    "`cursor` this service did not hand out.",
     401: "A write without a valid `Authorization: Bearer` token (only when tokens are set).",
     404: "No such image (an id that is not a UUID cannot exist either).",
     408: "The request body did not arrive within `upload_timeout` seconds.",
@@ -152,6 +160,43 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         operationId="deleteImage",
         path_params=(_MEDIA_ID,),
     )
+    listing = _operation(
+        "A page of the stored images, in listing order",
+        {
+            "200": _ok(
+                "The descriptions of up to `limit` images, and the cursor of the next page "
+                "(null after the last).",
+                _json(
+                    {
+                        "type": "object",
+                        "required": ["images", "next_cursor"],
+                        "properties": {
+                            "images": {"type": "array", "items": _ref("Description")},
+                            "next_cursor": {"type": ["string", "null"]},
+                        },
+                    }
+                ),
+            ),
+            "400": _error(400),
+            "503": _error(503),
+        },
+        operationId="listImages",
+        path_params=(
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "`next_cursor` of the previous page, as it came.",
+                "schema": {"type": "string"},
+            },
+        ),
+    )
     text = {"text/plain": {"schema": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
@@ -164,7 +209,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": {
-            "/v1/images": {"post": upload},
+            "/v1/images": {"post": upload, "get": listing},
             "/v1/images/{media_id}": {
                 "get": _operation(
                     "The description of a stored image",
