@@ -342,3 +342,62 @@ def _drop_a_file(page: Page, data: bytes) -> None:
         base64.b64encode(data).decode(),
     )
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+
+
+def _store(live: Live, browser: Browser, width: int, height: int) -> dict[str, Any]:
+    context = browser.new_context()
+    try:
+        response = context.request.post(
+            f"{live.base}/v1/images",
+            multipart={
+                "file": {
+                    "name": f"lib-{width}.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": pattern_jpeg(width, height),
+                }
+            },
+        )
+        assert response.status == 201, response.text()
+        return response.json()  # type: ignore[no-any-return]
+    finally:
+        context.close()
+
+
+def test_library_view_current_src_and_delete(live: Live, browser: Browser) -> None:
+    """The library shows each stored image's smallest conversion; its detail says which
+    candidate the browser loaded (the 480 at 360 px, the 1920 once the window is 1400
+    px wide); deleting from there removes it from the library and from storage."""
+    image = _store(live, browser, 2400, 1200)
+    smallest = min(image["variants"], key=lambda v: v["width"])
+    by_width = {v["width"]: v["url"] for v in image["variants"]}
+    context = browser.new_context(viewport={"width": 360, "height": 900})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live.base}/")
+        thumb = page.locator(f"#library-grid button.thumb[data-media-id='{image['id']}']")
+        expect(thumb).to_have_count(1)
+        assert thumb.locator("img").get_attribute("src") == smallest["url"]
+        listed = page.request.get(f"{live.base}/v1/images?limit=1000").json()["images"]
+        assert page.locator("#library-grid button.thumb").count() == min(24, len(listed))
+
+        thumb.click()
+        expect(page.locator("#result [data-media-id]")).to_have_attribute(
+            "data-media-id", image["id"]
+        )
+        expect(page.locator("#current-src")).to_have_text(by_width[480])
+        page.set_viewport_size({"width": 1400, "height": 900})
+        expect(page.locator("#current-src")).to_have_text(by_width[1920])
+
+        delete = page.locator("#result button[data-delete]")
+        delete.click()
+        expect(delete).to_have_text("Click again to delete")
+        assert page.request.get(f"{live.base}/v1/images/{image['id']}").status == 200
+        delete.click()
+        expect(page.locator("#status")).to_have_text(f"Deleted {image['id']}.")
+        expect(thumb).to_have_count(0)
+        assert page.request.get(f"{live.base}/v1/images/{image['id']}").status == 404
+        assert errors == []
+    finally:
+        context.close()

@@ -48,9 +48,7 @@
     }
     const body = new FormData();
     body.append("file", file, file.name);
-    const headers = {};
-    const token = document.getElementById("token");
-    if (token && token.value) headers.Authorization = `Bearer ${token.value}`;
+    const headers = authHeaders();
 
     button.disabled = true;
     setStatus("Uploading and converting…");
@@ -58,16 +56,111 @@
       const response = await fetch(form.action, { method: "POST", body, headers });
       if (!response.ok) throw new Error(await errorMessage(response));
       const image = await response.json();
-      const fragment = await fetch(fragmentUrl(image.id));
-      if (!fragment.ok) throw new Error(await errorMessage(fragment));
-      result.innerHTML = await fragment.text();  // rendered and escaped by the server
-      result.hidden = false;
+      await showImage(image.id);
       setStatus(`Stored ${image.variants.length} conversions of ${file.name}.`);
+      loadLibrary(true);
     } catch (err) {
       setStatus(`Upload failed: ${err.message}`, true);
     } finally {
       button.disabled = false;
     }
+  }
+
+  // The detail of one stored image: the server-rendered fragment, and which srcset
+  // candidate the browser actually loaded at this window size (updated as it loads
+  // another one when the window changes).
+  async function showImage(id) {
+    const fragment = await fetch(fragmentUrl(id));
+    if (!fragment.ok) throw new Error(await errorMessage(fragment));
+    result.innerHTML = await fragment.text();  // rendered and escaped by the server
+    result.hidden = false;
+    const img = result.querySelector(".preview img");
+    const current = document.getElementById("current-src");
+    const update = () => { if (img.currentSrc) current.textContent = img.currentSrc; };
+    img.addEventListener("load", update);
+    if (img.complete) update();
+  }
+
+  function authHeaders() {
+    const token = document.getElementById("token");
+    return token && token.value ? { Authorization: `Bearer ${token.value}` } : {};
+  }
+
+  // The library: thumbnails (each image's smallest conversion), a page at a time.
+  const library = document.getElementById("library");
+  const grid = document.getElementById("library-grid");
+  const more = document.getElementById("library-more");
+  let cursor = null;
+
+  function thumbnail(image) {
+    const smallest = [...image.variants]
+      .filter((v) => v.format === "webp")
+      .sort((a, b) => a.width - b.width)[0];
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb";
+    button.dataset.mediaId = image.id;
+    button.title = image.original.key;
+    const img = document.createElement("img");
+    img.src = smallest.url;
+    img.width = smallest.width;
+    img.height = smallest.height;
+    img.alt = "";
+    img.loading = "lazy";
+    button.appendChild(img);
+    return button;
+  }
+
+  async function loadLibrary(reset) {
+    if (reset) { grid.replaceChildren(); cursor = null; }
+    const url = new URL(library.dataset.list, location.href);
+    url.searchParams.set("limit", "24");
+    if (cursor) url.searchParams.set("cursor", cursor);
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(await errorMessage(response));
+      const page = await response.json();
+      for (const image of page.images) grid.appendChild(thumbnail(image));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      document.getElementById("library-empty").hidden = grid.children.length > 0;
+    } catch (err) {
+      setStatus(`The library could not be loaded: ${err.message}`, true);
+    }
+  }
+
+  async function openThumb(event) {
+    const thumb = event.target.closest("button.thumb");
+    if (!thumb) return;
+    try {
+      await showImage(thumb.dataset.mediaId);
+      result.scrollIntoView({ block: "start" });
+    } catch (err) {
+      setStatus(`The image could not be shown: ${err.message}`, true);
+    }
+  }
+
+  // Two clicks: the first asks, the second deletes (an editor's image is not one
+  // stray click away from gone).
+  async function remove(event) {
+    const trigger = event.target.closest("button[data-delete]");
+    if (!trigger) return;
+    if (trigger.dataset.armed !== "1") {
+      trigger.dataset.armed = "1";
+      trigger.textContent = "Click again to delete";
+      return;
+    }
+    const id = trigger.dataset.delete;
+    const url = new URL(library.dataset.delete.replace("__ID__", encodeURIComponent(id)), location.href);
+    const response = await fetch(url, { method: "DELETE", headers: authHeaders() });
+    if (!response.ok) {
+      setStatus(`Delete failed: ${await errorMessage(response)}`, true);
+      return;
+    }
+    result.hidden = true;
+    result.replaceChildren();
+    setStatus(`Deleted ${id}.`);
+    loadLibrary(true);
   }
 
   async function copy(event) {
@@ -92,6 +185,10 @@
   form.addEventListener("submit", upload);
   input.addEventListener("change", showName);
   result.addEventListener("click", copy);
+  result.addEventListener("click", remove);
+  grid.addEventListener("click", openThumb);
+  more.addEventListener("click", () => loadLibrary(false));
+  loadLibrary(true);
 
   for (const type of ["dragenter", "dragover"]) {
     dropzone.addEventListener(type, (event) => {
