@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..formats import OUTPUT_FORMATS
 from ..settings import Settings
+from .schemas import component_schemas, status_schema
 
 #: Every ``error.code`` imgsvc answers with, by HTTP status.
 ERROR_CODES: dict[int, tuple[str, ...]] = {
@@ -235,13 +235,15 @@ def build_spec(settings: Settings) -> dict[str, Any]:
                     path_params=({**_MEDIA_ID, "name": "key", "schema": {"type": "string"}},),
                 )
             },
-            "/healthz": {"get": _operation("Liveness", {"200": _ok("Alive.", _json(_status()))})},
+            "/healthz": {
+                "get": _operation("Liveness", {"200": _ok("Alive.", _json(status_schema()))})
+            },
             "/readyz": {
                 "get": _operation(
                     "Readiness: storage reachable",
                     {
-                        "200": _ok("Ready.", _json(_status())),
-                        "503": _ok("Storage unreachable; the reason.", _json(_status())),
+                        "200": _ok("Ready.", _json(status_schema())),
+                        "503": _ok("Storage unreachable; the reason.", _json(status_schema())),
                     },
                 )
             },
@@ -254,88 +256,10 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": component_schemas(ERROR_CODES),
         },
     }
 
 
 def _link(operation_id: str) -> dict[str, Any]:
     return {"operationId": operation_id, "parameters": {"media_id": "$response.body#/id"}}
-
-
-def _status() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"enum": ["ok", "unavailable"]},
-            "reason": {"type": "string"},
-            "concurrent_writes": {
-                "enum": ["serialised", "not serialised", "unknown"],
-                "description": "Whether two writers of one image are serialised on this "
-                "storage (conditional writes); see `concurrent_writes_detail`.",
-            },
-            "concurrent_writes_detail": {"type": "string"},
-        },
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    dims = {"width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1}}
-    url_key = {"key": {"type": "string"}, "url": {"type": "string"}}
-    variant = {
-        "type": "object",
-        "required": ["size", "width", "height", "format", "key", "bytes", "url"],
-        "properties": {
-            "size": {"type": "string"},
-            **dims,
-            "format": {"enum": list(OUTPUT_FORMATS)},
-            **url_key,
-            "bytes": {"type": "integer", "minimum": 0},
-        },
-    }
-    original = {
-        "type": "object",
-        "required": ["key", "width", "height", "content_type", "bytes", "url"],
-        "properties": {
-            **url_key,
-            **dims,
-            "content_type": {"type": "string"},
-            "bytes": {"type": "integer", "minimum": 0},
-            # Absent from manifests written before it was recorded.
-            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-        },
-    }
-    placeholder = {
-        "type": ["object", "null"],
-        "properties": {"data_uri": {"type": "string"}, "color": {"type": "string"}},
-    }
-    codes = sorted({code for group in ERROR_CODES.values() for code in group})
-    return {
-        "Description": {
-            "type": "object",
-            "required": ["id", "srcset", "src", "width", "height", "variants", "original"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "srcset": {"type": "string"},
-                "src": {"type": "string"},
-                **dims,
-                "frames": {"type": "integer", "minimum": 1},
-                "variants": {"type": "array", "minItems": 1, "items": variant},
-                "original": original,
-                "placeholder": placeholder,
-                "fingerprint": {"type": "string"},
-            },
-        },
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"enum": codes}, "message": {"type": "string"}},
-                }
-            },
-        },
-    }
