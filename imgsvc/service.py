@@ -223,8 +223,7 @@ class ImageService:
                 f"limit must be within 1..{MAX_PAGE}, got {limit}", code="invalid_limit"
             )
         manifests, last = self.sets.page(limit, cursor_id(cursor) if cursor else None)
-        base = base_url or self.settings.public_base_url
-        return page(manifests, base, self.settings.primary_format, last)
+        return page(manifests, lambda manifest: self._describe(manifest, base_url), last)
 
     def srcset(self, media_id: str, base_url: str | None = None) -> str:
         return str(self.describe(media_id, base_url)["srcset"])

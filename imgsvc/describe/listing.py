@@ -6,24 +6,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import BadRequest, ImgsvcError
 from ..storage.keys import parse_media_id
-from .description import describe
 from .manifest import MALFORMED
 
 
 def page(
-    manifests: Iterable[dict[str, Any]], base_url: str, fmt: str, last: str | None
+    manifests: Iterable[dict[str, Any]],
+    describe: Callable[[dict[str, Any]], dict[str, Any]],
+    last: str | None,
 ) -> dict[str, Any]:
-    """``{"images": [descriptions], "next_cursor": str | None}``; a manifest that cannot
-    be described is no image (``GET /v1/images/{id}`` answers 404 for it) and is left out."""
+    """``{"images": [descriptions], "next_cursor": str | None}``, each manifest described
+    by ``describe``; one that cannot be described is no image (``GET /v1/images/{id}``
+    answers 404 for it) and is left out."""
     images = []
     for manifest in manifests:
         try:
-            images.append(describe(manifest, base_url, fmt))
+            images.append(describe(manifest))
         except MALFORMED:
             continue
     return {"images": images, "next_cursor": cursor_of(last) if last else None}

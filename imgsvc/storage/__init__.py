@@ -41,5 +41,5 @@ def write_guarantee(storage: Storage) -> tuple[str, str]:
             "(IMGSVC_S3_CONDITIONAL_WRITES)"
         )
     if storage.local_root() is not None:
-        return "serialised", "file storage: a lock per image, held across check and write"
+        return "serialised", "file storage: a lock held across check and write (one host)"
     return "serialised", "manifest writes are conditional (If-Match / If-None-Match)"

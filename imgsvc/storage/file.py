@@ -42,7 +42,7 @@ class FileStorage:
 
     @contextmanager
     def _locked(self, key: str) -> Iterator[None]:
-        slot = hashlib.sha256(key.encode()).digest()[0]  # one of LOCK_SLOTS files
+        slot = hashlib.sha256(key.encode()).digest()[0]  # one of the 256 lock files
         path = self.root / LOCKS / f"{slot:02x}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,26 +55,27 @@ class FileStorage:
         finally:
             os.close(fd)  # releases the lock
 
-    def _etag_now(self, key: str) -> str | None:
+    def _expect(self, key: str, etag: str | None) -> None:
+        """``Conflict`` unless ``key`` is at version ``etag`` (None: absent)."""
         try:
-            return etag_of(self._path(key).read_bytes())
+            now: str | None = etag_of(self._path(key).read_bytes())
         except FileNotFoundError:
-            return None
+            now = None
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc.strerror}") from exc
+        if now != etag:
+            raise Conflict(f"{key} changed since it was read")
 
     def put_if(
         self, key: str, data: bytes, content_type: str, cache_control: str | None, etag: str | None
     ) -> None:
         with self._locked(key):
-            if self._etag_now(key) != etag:
-                raise Conflict(f"{key} changed since it was read")
+            self._expect(key, etag)
             self.put(key, data, content_type, cache_control)
 
     def delete_if(self, key: str, etag: str) -> None:
         with self._locked(key):
-            if self._etag_now(key) != etag:
-                raise Conflict(f"{key} changed since it was read")
+            self._expect(key, etag)
             self.delete([key])
 
     def _path(self, key: str) -> Path:

@@ -126,8 +126,7 @@ class S3Storage:
             except NotFound as exc:  # AWS: the key was deleted since it was read
                 raise Conflict(f"{key} is gone since it was read") from exc
             return
-        if self._etag_now(key) != etag:  # the narrowed window: checked, then written
-            raise Conflict(f"{key} changed since it was read")
+        self._expect(key, etag)  # the narrowed window: checked, then written
         self._put(key, data, content_type, cache_control)
 
     def delete_if(self, key: str, etag: str) -> None:
@@ -138,16 +137,18 @@ class S3Storage:
             except NotFound as exc:
                 raise Conflict(f"{key} is gone already") from exc
             return
-        if self._etag_now(key) != etag:
-            raise Conflict(f"{key} changed since it was read")
+        self._expect(key, etag)
         self.delete([key])
 
-    def _etag_now(self, key: str) -> str | None:
+    def _expect(self, key: str, etag: str | None) -> None:
+        """``Conflict`` unless ``key`` is at version ``etag`` (None: absent)."""
         try:
             with self._translate("check", key):
-                return str(self.client.head_object(Bucket=self.bucket, Key=key)["ETag"])
+                now = str(self.client.head_object(Bucket=self.bucket, Key=key)["ETag"])
         except NotFound:
-            return None
+            now = None
+        if now != etag:
+            raise Conflict(f"{key} changed since it was read")
 
     def get(self, key: str) -> StoredObject:
         with self._translate("read", key):

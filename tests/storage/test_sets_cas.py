@@ -1,7 +1,7 @@
 """No write ever undoes another: each interleaving of two writers of one image, made
 deterministic by pausing one writer between its read and its manifest write.
 
-Run on three real servers: file storage (a lock per image), SeaweedFS (honours
+Run on three real servers: file storage (a lock held across check and write), SeaweedFS (honours
 If-Match / If-None-Match) and ``rclone serve s3`` (ignores them: imgsvc checks just
 before the write, which this pause point cannot slip through). The winner runs in
 another ``ImageService`` on the same storage, as another worker process would.
