@@ -66,7 +66,7 @@ def test_every_env_variable_is_read() -> None:
         "IMGSVC_MAX_UPLOAD_BYTES": "1_000_000",
         "IMGSVC_MAX_PIXELS": "4000000",
         "IMGSVC_MAX_FRAMES": "50",
-        "IMGSVC_API_TOKENS": "one, two,,",
+        "IMGSVC_API_TOKENS": "tok-one, tok-two,,",
     }
     s = Settings.load(env)
     assert (s.storage, s.file_root, s.s3_bucket, s.s3_region) == (
@@ -79,8 +79,8 @@ def test_every_env_variable_is_read() -> None:
     assert s.sizes == (Size("sm", 480), Size("lg", 1280))
     assert (s.webp_quality, s.formats) == (75, ("webp", "avif"))
     assert (s.max_upload_bytes, s.max_pixels, s.max_frames) == (1_000_000, 4_000_000, 50)
-    assert s.api_tokens == ("one", "two")
-    assert "one" not in repr(s)  # tokens stay out of logs
+    assert s.api_tokens == ("tok-one", "tok-two")
+    assert "tok-one" not in repr(s)  # tokens stay out of logs
 
 
 def test_public_base_url_on_aws_without_endpoint() -> None:
