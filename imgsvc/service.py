@@ -17,15 +17,18 @@ from PIL import Image
 
 from .describe import describe
 from .describe.listing import cursor_id, page
-from .describe.manifest import MALFORMED
-from .errors import BadRequest, Conflict, ImgsvcError, NotFound
+from .describe.manifest import MALFORMED, same_photo
+from .errors import BadRequest, Conflict, NotFound
 from .pipeline import Conversion, PipelineConfig, convert
+from .runtime import events
+from .runtime.events import Events, change_event
 from .runtime.metrics import Metrics, ObservedStorage
 from .runtime.slots import ConversionSlots
 from .settings import Settings
 from .storage import Storage, write_guarantee
 from .storage.keys import (
     image_prefix,
+    lookup_media_id,
     new_media_id,
     original_key,
     parse_media_id,
@@ -60,9 +63,17 @@ class ImageService:
         )
         self.janitor = self.sets.janitor
         self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
+        #: Every change of stored objects, after it landed (``runtime/events.py``).
+        self.events = Events()
 
     def close(self) -> None:
         self.sets.close()
+
+    def _announce(
+        self, kind: str, previous: dict[str, Any] | None, manifest: dict[str, Any] | None
+    ) -> None:
+        base = self.settings.public_base_url
+        self.events.emit(change_event(kind, previous, manifest, base))
 
     @property
     def fingerprint(self) -> str:
@@ -114,6 +125,8 @@ class ImageService:
             else:
                 raise self._gave_up(media_id)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
+        kind = events.CREATED if current.manifest is None else events.REPLACED
+        self._announce(kind, current.manifest, manifest)
         return self._describe(manifest, base_url)
 
     def _convert(self, data: bytes) -> Conversion:
@@ -142,7 +155,7 @@ class ImageService:
         newer state wins: this starts over from it, or stops if it is current.
         Raises ``NotFound`` when the image is gone (deleted meanwhile, too).
         """
-        media_id = _lookup_id(media_id)
+        media_id = lookup_media_id(media_id)
         for attempt in range(MAX_ATTEMPTS):
             current = self.sets.read(media_id)
             previous = current.manifest
@@ -160,6 +173,7 @@ class ImageService:
                 )
             except Conflict:
                 continue
+            self._announce(events.RECONVERTED, previous, manifest)
             return self._describe(manifest)
         raise self._gave_up(media_id)
 
@@ -192,13 +206,14 @@ class ImageService:
             if winner is None:
                 raise
             return self._describe(winner)
+        self._announce(events.CREATED, None, manifest)
         return self._describe(manifest)
 
     # -- read and delete -------------------------------------------------------------
 
     def manifest(self, media_id: str) -> dict[str, Any]:
         """The stored manifest; ``NotFound`` when the image has none (or no valid one)."""
-        return self.sets.manifest(_lookup_id(media_id))
+        return self.sets.manifest(lookup_media_id(media_id))
 
     def describe(self, media_id: str, base_url: str | None = None) -> dict[str, Any]:
         """``NotFound`` also for a manifest that lacks what a description needs."""
@@ -235,22 +250,24 @@ class ImageService:
         it (the editor's decision still stands); one that raced another photo raises
         ``Conflict``: that newer set stays, whole. ``NotFound`` when there is no image.
         """
-        media_id = _lookup_id(media_id)
+        media_id = lookup_media_id(media_id)
         for _ in range(MAX_ATTEMPTS):
             current = self.sets.read(media_id)
             try:
                 self.sets.delete(media_id, current)
-                return
             except Conflict:
                 now = self.sets.read(media_id)
                 if now.manifest is None:
                     return  # deleted meanwhile: what this delete wanted
-                if not _same_photo(current.manifest, now.manifest):
+                if not same_photo(current.manifest, now.manifest):
                     raise Conflict(
                         f"image {media_id} changed while it was being deleted (an upload "
                         "finished first); nothing was deleted. Send the delete again to "
                         "remove what is stored now."
                     ) from None
+                continue
+            self._announce(events.DELETED, current.manifest, None)
+            return
         raise self._gave_up(media_id)
 
     def is_current(self, manifest: dict[str, Any]) -> bool:
@@ -276,22 +293,6 @@ def _still_applies(read: Current, now: Current, sha256: str) -> bool:
     """
     if now.manifest is None:
         return False
-    return now.manifest["original"].get("sha256") == sha256 or _same_photo(
+    return now.manifest["original"].get("sha256") == sha256 or same_photo(
         read.manifest, now.manifest
     )
-
-
-def _same_photo(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    """Two manifests of one original: only the conversions can differ."""
-    if a is None or b is None:
-        return False
-    sha256 = a["original"].get("sha256")
-    return sha256 is not None and sha256 == b["original"].get("sha256")
-
-
-def _lookup_id(media_id: str) -> str:
-    """An id in a lookup that is not a UUID cannot exist: 404, not 400."""
-    try:
-        return parse_media_id(media_id)
-    except ImgsvcError as exc:
-        raise NotFound(f"no image {media_id!r}") from exc

@@ -7,6 +7,7 @@ moving the bucket behind a CDN needs no re-conversion.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,7 @@ def build_manifest(
                 "format": v.format,
                 "key": key,
                 "bytes": len(v.data),
+                "sha256": hashlib.sha256(v.data).hexdigest(),
             }
             for v, key in zip(conversion.variants, variant_keys, strict=True)
         ],
@@ -64,3 +66,28 @@ def build_manifest(
 def manifest_keys(manifest: dict[str, Any]) -> set[str]:
     """Every object key a manifest vouches for (original and conversions)."""
     return {manifest["original"]["key"], *(v["key"] for v in manifest["variants"])}
+
+
+def changed_keys(
+    previous: dict[str, Any] | None, manifest: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """What a new set changed against the one it replaced: the keys whose bytes are
+    new (absent before, or another digest there; a variant recorded before digests
+    were kept counts as changed) and the keys the previous set had and this one has
+    not. A cache holding any of them holds stale bytes (or a stale 404)."""
+    before: dict[str, str | None] = {}
+    if previous is not None:
+        before = {v["key"]: v.get("sha256") for v in previous["variants"]}
+        before[previous["original"]["key"]] = previous["original"].get("sha256")
+    now = {v["key"]: v.get("sha256") for v in manifest["variants"]}
+    now[manifest["original"]["key"]] = manifest["original"].get("sha256")
+    changed = sorted(k for k, digest in now.items() if digest is None or before.get(k) != digest)
+    return changed, sorted(set(before) - set(now))
+
+
+def same_photo(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """Two manifests of one original: only the conversions can differ."""
+    if a is None or b is None:
+        return False
+    sha256 = a["original"].get("sha256")
+    return sha256 is not None and sha256 == b["original"].get("sha256")

@@ -17,7 +17,7 @@ import uuid
 from pathlib import PurePosixPath, PureWindowsPath
 
 from .. import formats
-from ..errors import BadRequest
+from ..errors import BadRequest, ImgsvcError, NotFound
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -43,6 +43,14 @@ def parse_media_id(value: str) -> str:
     if not _CANONICAL_UUID.fullmatch(text):
         raise BadRequest(f"media_id must be a UUID, got {value!r}", code="invalid_media_id")
     return str(uuid.UUID(text))
+
+
+def lookup_media_id(value: str) -> str:
+    """An id in a lookup that is not a UUID cannot exist: ``NotFound``, not 400."""
+    try:
+        return parse_media_id(value)
+    except ImgsvcError as exc:
+        raise NotFound(f"no image {value!r}") from exc
 
 
 def safe_file_base(filename: str | None) -> str:
