@@ -20,7 +20,7 @@ from .describe.listing import cursor_id, page
 from .describe.manifest import MALFORMED, same_photo
 from .errors import BadRequest, Conflict, NotFound
 from .pipeline import Conversion, PipelineConfig, convert
-from .runtime import events
+from .runtime import events, webhooks
 from .runtime.events import Events, change_event
 from .runtime.metrics import Metrics, ObservedStorage
 from .runtime.slots import ConversionSlots
@@ -60,14 +60,18 @@ class ImageService:
             settings.storage_threads,
             self.pipeline.fingerprint,
             on_conflict=lambda operation: self.metrics.conflicts.labels(operation).inc(),
+            cache_control=settings.conversion_cache_control,
         )
         self.janitor = self.sets.janitor
         self.slots = ConversionSlots(settings.max_concurrent_conversions, settings.queue_timeout)
         #: Every change of stored objects, after it landed (``runtime/events.py``).
         self.events = Events()
+        self.notifier = webhooks.attach(settings, self.metrics, self.events)
 
     def close(self) -> None:
         self.sets.close()
+        if self.notifier is not None:
+            self.notifier.close()
 
     def _announce(
         self, kind: str, previous: dict[str, Any] | None, manifest: dict[str, Any] | None
@@ -271,14 +275,13 @@ class ImageService:
         raise self._gave_up(media_id)
 
     def is_current(self, manifest: dict[str, Any]) -> bool:
-        return manifest.get("fingerprint") == self.fingerprint
+        return self.pipeline.is_current(manifest)
 
     def check_ready(self) -> None:
         self.storage.ping()
 
     def concurrent_writes(self) -> tuple[str, str]:
-        """Whether two writers of one image are serialised here, and why: for
-        ``/readyz`` and the start-up log. Never raises."""
+        """Whether two writers of one image are serialised here, and why. Never raises."""
         return write_guarantee(self.storage)
 
 
@@ -289,8 +292,7 @@ def _still_applies(read: Current, now: Current, sha256: str) -> bool:
     adoption of the same original: the editor's replacement still means what it
     meant) or is this very photo (the client's own retry). No when the winner is
     another photo or a delete: that is another editor's decision, and writing over
-    it would undo their work; the upload answers 409 instead.
-    """
+    it would undo their work; the upload answers 409 instead."""
     if now.manifest is None:
         return False
     return now.manifest["original"].get("sha256") == sha256 or same_photo(

@@ -144,7 +144,7 @@ def test_ingest_stores_conversions_then_original_then_manifest(
     prefix = f"media/{SEED_ID}/"
     conversions = [
         (f"{prefix}conversions/holiday-{size}-___webp_{w}.webp", "image/webp",
-         "public, max-age=31536000, immutable")
+         settings.conversion_cache_control)
         for size, w in (("sm", 480), ("md", 768), ("lg", 1280), ("xl", 1920))
     ]  # fmt: skip
     assert sorted(recording.puts[:4]) == sorted(conversions)

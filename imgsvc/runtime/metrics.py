@@ -98,6 +98,15 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "imgsvc_webhook_deliveries",
+            "Webhook deliveries by outcome: delivered, retried (an attempt failed, another "
+            "follows), failed (every attempt failed), dropped (too many pending), lost "
+            "(pending when the process stopped). Anything but delivered and retried is "
+            "an event the receiver never got.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.waiting = Gauge(
             "imgsvc_conversions_waiting",
             "Requests waiting for a conversion slot now, over all workers.",

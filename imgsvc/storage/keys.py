@@ -72,7 +72,7 @@ def replacement_file_base(file_base: str, sha256: str) -> str:
     """The file base of a set that replaces another: the name plus the first 8 hex
     digits of the new original's SHA-256.
 
-    Conversions are cached as immutable, so new content must never take URLs that
+    Conversions are cached (up to a year), so new content must never take URLs that
     other content had; a suffix from the content itself cannot repeat for another
     photo, however often a media record is replaced.
     """

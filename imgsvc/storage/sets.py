@@ -40,7 +40,6 @@ from .keys import (
 
 log = logging.getLogger(__name__)
 
-CONVERSION_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MANIFEST_CACHE_CONTROL = "no-cache"
 
 
@@ -64,14 +63,17 @@ class SetStore:
         threads: int,
         fingerprint: str,
         on_conflict: Callable[[str], None] = lambda _operation: None,
+        cache_control: str = "public, max-age=86400",
     ) -> None:
         """``fingerprint`` goes into every manifest written (that of the pipeline
         configuration); ``on_conflict(operation)`` hears of every write that lost a
-        race (the service counts them in its metrics)."""
+        race (the service counts them in its metrics); ``cache_control`` is the
+        header of every conversion (``conversion_cache_control``)."""
         self.storage = storage
         self.prefix = key_prefix
         self.fingerprint = fingerprint
         self.on_conflict = on_conflict
+        self.cache_control = cache_control
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="imgsvc-io")
         self.janitor = Janitor(storage, self.unclaimed)
 
@@ -183,7 +185,7 @@ class SetStore:
         so that the clean-up cannot race an upload that lands after it."""
         puts = [
             self._io.submit(
-                self.storage.put, key, v.data, CONTENT_TYPES[v.format], CONVERSION_CACHE_CONTROL
+                self.storage.put, key, v.data, CONTENT_TYPES[v.format], self.cache_control
             )
             for v, key in zip(conversion.variants, keys, strict=True)
         ]
@@ -256,8 +258,9 @@ def file_base_beside(previous: dict[str, Any] | None, file_base: str, sha256: st
 
     The first set takes the plain name (the layout the news site's bucket has). A
     set that replaces another takes the name plus a digest of its own content:
-    conversions are served as immutable for a year, so content written at URLs that
-    other content had would stay hidden behind browser and CDN caches, and a failure
+    conversions are cached (for a day by default, up to a year where an operator made
+    them immutable), so content written at URLs that other content had would stay
+    hidden behind browser and CDN caches, and a failure
     part-way would leave one set mixing two photos. The same bytes under the same
     name again (a client's retry) keep the keys they have.
     """

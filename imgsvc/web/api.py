@@ -28,7 +28,6 @@ from ..errors import (
 )
 from ..formats import content_type_of
 from ..service import ImageService
-from ..storage.sets import CONVERSION_CACHE_CONTROL
 from .openapi import build_spec
 
 log = logging.getLogger(__name__)
@@ -149,7 +148,7 @@ def media(key: str) -> Response:
         raise NotFound(f"no object {key}")
     response = send_from_directory(root.resolve(), key, max_age=None, mimetype=content_type_of(key))
     if "/conversions/" in key:
-        response.headers["Cache-Control"] = CONVERSION_CACHE_CONTROL
+        response.headers["Cache-Control"] = service().settings.conversion_cache_control
     return response
 
 

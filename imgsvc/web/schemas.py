@@ -41,6 +41,8 @@ def component_schemas(error_codes: Mapping[int, tuple[str, ...]]) -> dict[str, A
             "format": {"enum": list(OUTPUT_FORMATS)},
             **url_key,
             "bytes": {"type": "integer", "minimum": 0},
+            # Of the bytes stored; absent from manifests written before it was recorded.
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         },
     }
     original = {

@@ -72,7 +72,7 @@ def test_upload_rotated_photo_end_to_end(served: str, s3_server: SeaweedS3, s3_b
         obj = s3.get_object(Bucket=s3_bucket, Key=key)
         data = obj["Body"].read()
         assert obj["ContentType"] == "image/webp"
-        assert obj["CacheControl"] == "public, max-age=31536000, immutable"
+        assert obj["CacheControl"] == "public, max-age=86400, stale-while-revalidate=604800"
         assert variant["url"] == f"{s3_server.endpoint}/{s3_bucket}/{key}"
         with urllib.request.urlopen(variant["url"]) as public:  # anonymous, as a browser
             assert public.read() == data
