@@ -73,10 +73,18 @@ def cascade(
 
 
 def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animation | None) -> bytes:
-    """One output file; nothing of the source's metadata may reach it."""
+    """One output file; nothing of the source's metadata may reach it.
+
+    The cascade hands the same frames to every format's job at once, and Pillow's
+    ``save`` keeps its parameters on the image object while it encodes
+    (``encoderinfo``, merged with whatever a save running in another thread left
+    there): a WebP saved beside an AVIF came out at AVIF's quality (issue 11). So
+    the image saved is a copy of this job's own, with no metadata; the frames after
+    it are only read (Pillow's ``save_all`` seeks and converts them into new images).
+    """
     record = formats.get(fmt)
     buf = io.BytesIO()
-    first = frames[0]
+    first = frames[0].copy()
     first.info = {}
     params: dict[str, Any] = {"quality": quality, **record.encoder}
     if animation is not None:
@@ -87,4 +95,36 @@ def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animati
             loop=animation.loop,
         )
     first.save(buf, record.pillow, **params)
-    return buf.getvalue()
+    data = buf.getvalue()
+    if animation is not None and fmt == formats.WEBP.name:
+        data = declare_alpha(data, frames)
+    return data
+
+
+#: The alpha bit of the flags of a WebP file's VP8X chunk (the WebP container spec).
+_VP8X_ALPHA = 0x10
+
+
+def declare_alpha(data: bytes, frames: Sequence[Image.Image]) -> bytes:
+    """An animated WebP that shows transparency, flagged as having alpha.
+
+    libwebp's animation encoder keeps of each frame only the rectangle that changed
+    and its muxer sets the file's alpha flag only when one of those rectangles has
+    an alpha channel; the canvas around them is transparent all the same. Hard-edged
+    frames (an APNG or GIF at its own width, where nothing is resampled) can leave
+    every rectangle opaque, and decoders that honour the flag, libwebp's own
+    included, then show black where the source is transparent. Returns ``data``
+    unchanged when the flag is set already or no frame has a transparent pixel.
+    """
+    if data[12:16] != b"VP8X" or data[20] & _VP8X_ALPHA:
+        return data
+    if not any(_has_transparency(f) for f in frames):
+        return data
+    return data[:20] + bytes([data[20] | _VP8X_ALPHA]) + data[21:]
+
+
+def _has_transparency(im: Image.Image) -> bool:
+    if "A" not in im.mode:
+        return False
+    low = im.getchannel("A").getextrema()[0]  # one band: a number
+    return isinstance(low, int | float) and low < 255
