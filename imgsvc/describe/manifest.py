@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..pipeline import PIPELINE_VERSION, Conversion
+from ..pipeline.version import PIPELINE_REVISION
 
 MANIFEST_SCHEMA = 1
 #: What reading or describing a manifest of the wrong shape raises.
@@ -38,6 +39,7 @@ def build_manifest(
         "frames": src.frames,
         "fingerprint": fingerprint,
         "pipeline_version": PIPELINE_VERSION,
+        "pipeline_revision": PIPELINE_REVISION,
         "converted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "original": {
             "key": original_key,

@@ -9,6 +9,9 @@ Two parts, because they play different roles:
   new output setting cannot be left out of it. A field whose value is ``None`` is
   left out of the digest: a new optional setting, unset, keeps every stored
   fingerprint valid.
+  Some changes of output since ``PIPELINE_VERSION`` alter the bytes of some
+  configurations only (``version.py``'s revisions): the recipe of those lists them,
+  the others' recipe stays as it was.
 - ``Limits``: what the receiver refuses (bytes, pixels, frames). They decide whether
   an image is converted, never how, so they are not in the fingerprint.
 """
@@ -27,7 +30,7 @@ from ..formats import WEBP
 from ..formats import max_side as max_side_of
 from .plan import Size
 from .receive import Limits
-from .version import PIPELINE_VERSION
+from .version import PIPELINE_VERSION, changed_since_stored, config_revisions
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -61,6 +64,9 @@ class Output:
             value = getattr(self, field.name)
             if value is not None:
                 recipe[field.name] = _canonical(value)
+        revisions = config_revisions(tuple(self.formats))
+        if revisions:
+            recipe["revisions"] = revisions
         return recipe
 
     def fingerprint(self) -> str:
@@ -86,6 +92,14 @@ class PipelineConfig:
     @property
     def fingerprint(self) -> str:
         return self.output.fingerprint()
+
+    def is_current(self, manifest: Mapping[str, Any]) -> bool:
+        """Whether a stored set is what this configuration makes of its source now:
+        made with this fingerprint, and at or after every revision that changed the
+        output of such a set (``version.py``)."""
+        if manifest.get("fingerprint") != self.fingerprint:
+            return False
+        return not changed_since_stored(manifest)
 
 
 def _canonical(value: Any) -> Any:

@@ -1,8 +1,101 @@
 """The version of the pipeline's output, in a module of its own so that the
 configuration (which derives the fingerprint from it) and the steps can both import
-it without importing each other."""
+it without importing each other.
 
-#: Bumped whenever a change of code alters the output; part of the fingerprint, so a
-#: bump marks every stored set outdated. ``tests/pipeline/test_golden.py`` fails when
-#: the output changes and this does not.
+**The rule: a change of output never leaves a stored set looking current, and
+outdates no set it did not change.** ``imgsvc reconvert --only-outdated`` re-converts
+what this module calls outdated; on a library of millions that is days of work, so
+the mark must be as narrow as the change, and never narrower.
+
+- A change that alters the output of every, or of an unknowable share of, stored
+  sets bumps ``PIPELINE_VERSION``. It is part of every fingerprint: every stored set
+  becomes outdated. A bump also empties ``REVISIONS`` (they count within a version;
+  ``tests/pipeline/test_config.py`` fails on a revision of an older version).
+- A change that alters only the output of some configurations, or of some sources
+  that a manifest tells apart, adds a ``Revision`` below instead, with a test that
+  pins which fingerprints moved and which stored sets turned outdated:
+
+  - ``configs``: the configurations (by their output formats) whose output changed.
+    Their recipe lists the revision, so their fingerprint moves and every set made
+    with them is outdated; other configurations keep their fingerprint.
+  - ``stored``: the stored sets, judged by their manifest, whose output changed.
+    Every manifest records the revision it was made at (``pipeline_revision``; none
+    means 0); one made before a revision whose ``stored`` holds is outdated. Say
+    what the predicate cannot tell apart: it may take in more sets than changed
+    (an opaque animation with a transparent one), never fewer.
+
+``tests/pipeline/test_golden.py`` keys its digests by version and revision, so output
+that changes without either fails there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Bumped whenever a change of code alters the output beyond what a ``Revision`` can
+#: describe; part of the fingerprint, so a bump marks every stored set outdated.
 PIPELINE_VERSION = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One change of output within ``version`` that outdates only some stored sets."""
+
+    version: int
+    number: int
+    change: str
+    configs: Callable[[Sequence[str]], bool] | None = None
+    stored: Callable[[Mapping[str, Any]], bool] | None = None
+
+
+def _several_formats(names: Sequence[str]) -> bool:
+    return len(names) > 1
+
+
+def _animated(manifest: Mapping[str, Any]) -> bool:
+    frames = manifest.get("frames", 1)
+    return not isinstance(frames, int) or frames > 1  # malformed: re-converting mends it
+
+
+REVISIONS: tuple[Revision, ...] = (
+    Revision(
+        3,
+        1,
+        "Each encoder job saves an image object of its own: with formats avif and webp, "
+        "WebPs had come out at AVIF's quality (issue 11). Configurations of one format "
+        "gave the same bytes before.",
+        configs=_several_formats,
+    ),
+    Revision(
+        3,
+        2,
+        "An animated WebP that shows transparency sets the file's alpha flag: hard-edged "
+        "frames at the source's own width had come out opaque, black where the source is "
+        "transparent (issue 11). A manifest does not say whether the source had alpha, "
+        "so every animation made before is outdated (the opaque ones re-convert to the "
+        "same bytes).",
+        stored=_animated,
+    ),
+)
+
+#: The revision every conversion is made at now; manifests record it.
+PIPELINE_REVISION = max((r.number for r in REVISIONS), default=0)
+
+
+def config_revisions(names: Sequence[str]) -> list[int]:
+    """The revisions that changed the output of a configuration of these formats;
+    the recipe lists them (none leaves it, and the fingerprint, as it was)."""
+    return [r.number for r in REVISIONS if r.configs is not None and r.configs(names)]
+
+
+def changed_since_stored(manifest: Mapping[str, Any]) -> bool:
+    """Whether a revision made after ``manifest`` changed the output of its set.
+
+    Only for a manifest whose fingerprint is current (so of this ``PIPELINE_VERSION``);
+    ``pipeline_revision`` absent means a set made before revisions were recorded.
+    """
+    made = manifest.get("pipeline_revision", 0)
+    made = made if isinstance(made, int) else 0
+    return any(r.number > made and r.stored is not None and r.stored(manifest) for r in REVISIONS)

@@ -11,7 +11,10 @@ import pytest
 
 from imgsvc import ImageService, Settings
 from imgsvc.pipeline import PIPELINE_VERSION, Output, PipelineConfig
+from imgsvc.pipeline.version import PIPELINE_REVISION, REVISIONS
 from imgsvc.storage import FileStorage
+
+from .factories import moving_square
 
 DATA = Path(__file__).resolve().parent / "data"
 BECLOUD = Path(__file__).resolve().parents[2] / "config" / "becloud.toml"
@@ -21,9 +24,12 @@ BECLOUD = Path(__file__).resolve().parents[2] / "config" / "becloud.toml"
 #: image would turn "outdated" and a bulk run would re-convert a whole library.
 BEFORE = [
     ({}, "9cbe8f84a1806074"),
-    ({"formats": ("avif", "webp")}, "8ba620052e7bcd09"),
     ({"webp_quality": 70}, "c6d54116d333ef58"),
 ]
+#: Before revision 1 (issue 11) with AVIF beside WebP, the WebPs had AVIF's quality:
+#: sets made with this fingerprint hold wrong WebPs and must read as outdated.
+AVIF_WEBP_BEFORE = "8ba620052e7bcd09"
+AVIF_WEBP_NOW = "ece8780ab68c3a84"
 
 
 @pytest.mark.parametrize(("overrides", "fingerprint"), BEFORE)
@@ -31,6 +37,62 @@ def test_fingerprints_of_todays_settings_are_unchanged(
     overrides: dict[str, object], fingerprint: str
 ) -> None:
     assert PipelineConfig.from_settings(Settings.load({}, **overrides)).fingerprint == fingerprint
+
+
+def test_a_revision_moves_the_fingerprint_of_the_configurations_it_changed_only() -> None:
+    """Revision 1 changed the WebPs of multi-format configurations and nothing else."""
+    for formats in (("avif", "webp"), ("webp", "avif")):
+        config = PipelineConfig.from_settings(Settings.load({}, formats=formats))
+        assert config.output.recipe()["revisions"] == [1]
+        assert config.fingerprint == AVIF_WEBP_NOW != AVIF_WEBP_BEFORE
+    assert "revisions" not in PipelineConfig.from_settings(Settings.load({})).output.recipe()
+
+
+def test_revisions_count_within_this_pipeline_version() -> None:
+    """A PIPELINE_VERSION bump outdates every set: it empties the table too."""
+    assert [r.number for r in REVISIONS] == list(range(1, len(REVISIONS) + 1))
+    assert all(r.version == PIPELINE_VERSION for r in REVISIONS)
+    assert all((r.configs is None) != (r.stored is None) for r in REVISIONS)
+    assert len(REVISIONS) == PIPELINE_REVISION
+
+
+def _manifest(frames: int, revision: int | None, fingerprint: str) -> dict[str, object]:
+    manifest = json.loads((DATA / "manifest-v3-before-layout.json").read_text())
+    manifest.update(frames=frames, fingerprint=fingerprint)
+    if revision is not None:
+        manifest["pipeline_revision"] = revision
+    return manifest
+
+
+@pytest.mark.parametrize(
+    ("frames", "revision", "current"),
+    [
+        (1, None, True),  # a still made before revisions were recorded
+        (3, None, False),  # an animation made before revision 2 (it may have lost alpha)
+        (3, 1, False),
+        (3, 2, True),
+        (1, 2, True),
+    ],
+)
+def test_a_stored_revision_outdates_only_the_sets_it_changed(
+    tmp_path: Path, frames: int, revision: int | None, current: bool
+) -> None:
+    service = ImageService(Settings.load({}, file_root=tmp_path), FileStorage(tmp_path))
+    try:
+        assert service.is_current(_manifest(frames, revision, service.fingerprint)) is current
+        assert not service.is_current(_manifest(frames, PIPELINE_REVISION, "0" * 16))
+    finally:
+        service.close()
+
+
+def test_avif_and_webp_sets_made_before_revision_1_are_outdated(tmp_path: Path) -> None:
+    settings = Settings.load({}, file_root=tmp_path, formats=("avif", "webp"))
+    service = ImageService(settings, FileStorage(tmp_path))
+    try:
+        assert not service.is_current(_manifest(1, None, AVIF_WEBP_BEFORE))
+        assert service.is_current(_manifest(1, PIPELINE_REVISION, AVIF_WEBP_NOW))
+    finally:
+        service.close()
 
 
 def test_a_manifest_written_before_the_refactor_is_still_current(tmp_path: Path) -> None:
@@ -81,3 +143,16 @@ def test_an_unset_optional_field_keeps_the_fingerprint() -> None:
     extended = Extended(base.sizes, base.formats, base.webp_method)
     assert extended.fingerprint() == base.fingerprint()
     assert dataclasses.replace(extended, target=70.0).fingerprint() != base.fingerprint()
+
+
+def test_a_set_made_now_is_current(tmp_path: Path) -> None:
+    """The manifest records the revision it was made at, so a fresh animation is not
+    taken for one made before revision 2."""
+    service = ImageService(Settings.load({}, file_root=tmp_path), FileStorage(tmp_path))
+    try:
+        made = service.ingest(moving_square(), "square.png")
+        manifest = service.manifest(made["id"])
+        assert (manifest["frames"], manifest["pipeline_revision"]) == (3, PIPELINE_REVISION)
+        assert service.is_current(manifest)
+    finally:
+        service.close()
