@@ -28,6 +28,7 @@ import hmac
 import itertools
 import json
 import logging
+import multiprocessing.util
 import os
 import random
 import threading
@@ -151,6 +152,9 @@ class Notifier:
             return
         self._pid = os.getpid()
         self._busy = 0
+        # A process-pool worker ends with os._exit, past atexit: multiprocessing's own
+        # exit hook runs there (and, in a plain process, at exit too).
+        multiprocessing.util.Finalize(self, self.close, exitpriority=10)
         self._threads = [
             threading.Thread(target=self._run, name=f"imgsvc-webhook-{i}", daemon=True)
             for i in range(THREADS)

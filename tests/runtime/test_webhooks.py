@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import multiprocessing
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -220,3 +221,20 @@ def test_imgsvc_serve_delivers_webhooks(tmp_path: Path, hook: Receiver) -> None:
     # the HTTP answer put them on the request's host.
     assert sorted(event["changed"]) == sorted(urlsplit(u).path for u in _urls(description))
     assert got[0].headers["X-Imgsvc-Signature"] == signature(SECRET, got[0].body)
+
+
+def _ingest_in_child(root: str, url: str) -> None:
+    svc = _service(Path(root), url)
+    svc.ingest(_photo(), "front.jpg", MEDIA_ID)
+    # No close: a pool worker's process ends with os._exit, past atexit.
+
+
+def test_a_worker_process_delivers_before_it_ends(tmp_path: Path, hook: Receiver) -> None:
+    """A bulk run's pool workers end with os._exit; their pending events still go out."""
+    child = multiprocessing.get_context("fork").Process(
+        target=_ingest_in_child, args=(str(tmp_path), hook.url)
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+    assert [r.json()["type"] for r in hook.wait_for(1)] == ["image.created"]
