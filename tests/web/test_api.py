@@ -71,7 +71,10 @@ def test_upload_describes_and_stores(client: FlaskClient, settings: Settings) ->
         assert path.stat().st_size == variant["bytes"]
         served = client.get(variant["url"])
         assert served.status_code == 200 and served.data == path.read_bytes()
-        assert served.headers["Cache-Control"] == "public, max-age=86400, stale-while-revalidate=604800"
+        assert (
+            served.headers["Cache-Control"]
+            == "public, max-age=86400, stale-while-revalidate=604800"
+        )
         assert served.mimetype == "image/webp"
 
 
