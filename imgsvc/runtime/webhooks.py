@@ -36,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -105,6 +106,8 @@ class Notifier:
         self._pid = 0  # threads are started in the process that first needs them
         self._threads: list[threading.Thread] = []
         atexit.register(self.close)
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_parent(me))
 
     def __call__(self, event: Event) -> None:
         body = json.dumps(event.to_dict(), separators=(",", ":")).encode()
@@ -142,6 +145,15 @@ class Notifier:
                 self._give_up(item.event, "lost", "the process stopped before it went out")
             self._heap.clear()
             self._cond.notify_all()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's pending events are the parent's to deliver
+        (a child delivering them too would send them twice), and its lock may have
+        been held by one of its threads at the fork."""
+        self._cond = threading.Condition()
+        self._heap = []
+        self._busy = 0
+        self._threads = []
 
     # -- the delivery threads ---------------------------------------------------------
 
@@ -231,6 +243,12 @@ class Notifier:
     def _give_up(self, event: Event, outcome: str, why: str) -> None:
         log.error("webhook %s for image %s not delivered: %s", event.type, event.id, why)
         self.count(outcome)
+
+
+def _forget_parent(ref: weakref.ref[Notifier]) -> None:
+    notifier = ref()
+    if notifier is not None:
+        notifier._forget_parent()
 
 
 def _retry_after(value: str | None) -> float:

@@ -238,3 +238,28 @@ def test_a_worker_process_delivers_before_it_ends(tmp_path: Path, hook: Receiver
     child.join(120)
     assert child.exitcode == 0
     assert [r.json()["type"] for r in hook.wait_for(1)] == ["image.created"]
+
+
+def _emit_in_child(notifier: Notifier) -> None:
+    notifier(Event("image.deleted", "child", (), ("http://x/c.webp",)))
+
+
+def test_a_forked_child_never_delivers_its_parents_events() -> None:
+    """gunicorn and the bulk pool fork: what the parent had pending is the parent's."""
+    with receiver() as hook:
+        hook.open.clear()
+        notifier = Notifier(hook.url, backoff=0.01)
+        for n in range(3):  # two held at the receiver, the third waits in the parent
+            notifier(Event("image.created", f"parent-{n}", (f"http://x/{n}.webp",), ()))
+        hook.wait_for(2)
+        child = multiprocessing.get_context("fork").Process(
+            target=_emit_in_child, args=(notifier,)
+        )
+        child.start()
+        hook.wait_for(3)  # the child's own event
+        hook.open.set()
+        child.join(60)
+        notifier.close(grace=30)
+        ids = sorted(r.json()["id"] for r in hook.got)
+    assert child.exitcode == 0
+    assert ids == ["child", "parent-0", "parent-1", "parent-2"]
