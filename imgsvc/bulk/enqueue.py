@@ -1,4 +1,5 @@
-"""``imgsvc reconvert --enqueue``: the same scan as a local run, published to Celery.
+"""``imgsvc reconvert --enqueue``: the same scan as a local run, published to Celery;
+or, with ``--shards N``, only the shards, each listed by a worker (``ShardEnqueuer``).
 
 The listing streams and is classified exactly as in a local run; instead of a
 process pool, the images that need work are published in batches of media ids.
@@ -15,14 +16,17 @@ from __future__ import annotations
 
 import time
 
+from ..errors import ConfigError
 from ..service import ImageService
 from ..storage.keys import layout_base
-from .celery_app import QUEUE, TASK_NAME, BulkConfig, create_celery, recipe
+from .celery_app import QUEUE, SHARD_TASK_NAME, TASK_NAME, BulkConfig, create_celery, recipe
+from .idspace import IdSpace, id_prefix_of
 from .ledger import Ledger
 from .local import LocalRun, RunOptions, Summary
 from .progress import Progress
 from .report import plan_lines
 from .scan import Finding
+from .shards import ShardJob
 
 #: How long to sleep between looks at a full queue.
 BACKPRESSURE_POLL = 0.5
@@ -94,4 +98,61 @@ class Enqueuer(LocalRun):
             f" (waited {self.waited:.0f}s for room in the queue).",
             "Follow it with: imgsvc reconvert --status",
             *plan[1:],
+        ]
+
+
+class ShardEnqueuer:
+    """Publish one ``plan_shard`` task per prefix of leading id digits, and nothing else.
+
+    Listing and classifying are the workers' (``shards``): this process sends a few
+    hundred small messages and is done in a second, whatever the store's size.
+    Back-pressure is not needed: a shard task publishes no conversion tasks.
+    """
+
+    def __init__(
+        self, service: ImageService, options: RunOptions, shards: int, bulk: BulkConfig | None
+    ) -> None:
+        """Raises ``ConfigError`` when the prefix cannot be cut in ``shards``."""
+        settings = service.settings
+        self.options = options
+        self.base = layout_base(settings.key_prefix)
+        self.prefix = self.base if options.prefix is None else options.prefix
+        found = id_prefix_of(self.prefix, self.base)
+        if found is None:
+            raise ConfigError(f"--prefix {self.prefix!r} is not a prefix of media ids to shard")
+        try:
+            self.shards = [f"{self.base}{p}" for p in IdSpace(found).shards(shards)]
+        except ValueError as exc:
+            raise ConfigError(f"--shards {shards}: {exc}") from exc
+        self.bulk = bulk or BulkConfig.from_settings(settings)
+        self.recipe = recipe(settings)
+        self.app = create_celery(settings, self.bulk)
+        self.ledger = Ledger.connect(settings.broker_url, self.bulk.namespace)
+        selection = "outdated" if options.only_outdated else "outdated, missing, orphaned"
+        self.run_id = self.ledger.start(
+            self.prefix, selection, service.fingerprint, mode="shards", shards=shards
+        )
+        self.published = 0
+
+    def run(self) -> bool:
+        """Publish every shard; False when interrupted part-way (the run says so)."""
+        try:
+            for shard in self.shards:
+                job = ShardJob(self.run_id, shard, None, self.options.only_outdated, self.recipe)
+                self.app.send_task(SHARD_TASK_NAME, args=job.args())
+                self.published += 1
+        except KeyboardInterrupt:
+            self.ledger.finish(self.run_id, "interrupted")
+            return False
+        finally:
+            self.app.close()
+        self.ledger.finish(self.run_id, "done")
+        return True
+
+    def report_lines(self) -> list[str]:
+        head = "" if self.published == len(self.shards) else "Interrupted: "
+        return [
+            f"{head}Published {self.published} of {len(self.shards)} shards of {self.prefix}"
+            f" as run {self.run_id}; the workers list, classify and convert them.",
+            "Follow it with: imgsvc reconvert --status",
         ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,18 +24,21 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from ..errors import ImgsvcError
 from ..service import ImageService
 from ..settings import Settings
 from ..storage import create_storage
+from .idspace import IdSpace, id_prefix_of
 from .progress import Progress
+from .purge import PurgeList
 from .scan import Finding, Listing, Plan, State, classify_stream
-from .work import Outcome, Result, act, reason
+from .work import Outcome, Result, act_collecting, reason
 
 #: Failures kept for the summary; every one is printed on stderr as it happens.
 KEPT_FAILURES = 20
 #: Images in flight per worker process: enough to keep it busy between results.
 IN_FLIGHT_PER_WORKER = 2
+#: Images between two updates of the estimated total.
+ESTIMATE_EVERY = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ class RunOptions:
     dry_run: bool = False
     #: Re-convert at most this many images, then stop (a trial run).
     limit: int | None = None
-    classify_threads: int = 8
+    #: Threads reading manifests; None: ``Settings.classify_threads``.
+    classify_threads: int | None = None
 
 
 @dataclass
@@ -73,35 +76,43 @@ class Summary:
 class LocalRun:
     """One run over a listing; ``run()`` returns its summary, even when interrupted."""
 
-    def __init__(self, service: ImageService, options: RunOptions, progress: Progress) -> None:
+    def __init__(
+        self,
+        service: ImageService,
+        options: RunOptions,
+        progress: Progress,
+        purge: PurgeList | None = None,
+    ) -> None:
         self.service = service
         self.options = options
         self.progress = progress
+        self.purge = purge
         self.summary = Summary()
         self._executor: ProcessPoolExecutor | None = None
         self._inflight: dict[Future[Result], Finding] = {}
         self._submitted = 0
+        self._space: IdSpace | None = None
 
     def run(self) -> Summary:
-        """Raises ``StorageUnavailable`` when the listing itself fails."""
+        """Raises ``StorageUnavailable`` when the listing itself fails, and
+        ``PurgeListError`` when the purge list cannot be written."""
         started = time.monotonic()
-        key_prefix, prefix = self.service.settings.key_prefix, self.options.prefix
-        listing = Listing(self.service.storage, key_prefix, prefix)
-        stop = threading.Event()
-        if self.options.limit is None:
-            counter = Listing(self.service.storage, key_prefix, prefix)
-            threading.Thread(target=self._count, args=(counter, stop), daemon=True).start()
-        findings = classify_stream(self.service, listing, self.options.classify_threads)
+        settings = self.service.settings
+        listing = Listing(self.service.storage, settings.key_prefix, self.options.prefix)
+        found = id_prefix_of(listing.prefix, listing.base)
+        self._space = None if found is None else IdSpace(found)
+        threads = self.options.classify_threads or settings.classify_threads
+        findings = classify_stream(self.service, listing, threads)
         try:
             if not self.options.dry_run:
                 self._warm_up()
             self._consume(findings)
+            self.progress.set_total(self.summary.plan.images)  # the listing is over: exact
             self._finish()
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self._terminate()
         finally:
-            stop.set()
             findings.close()
             self._shutdown()
             self.summary.ignored_keys = listing.ignored
@@ -117,6 +128,8 @@ class LocalRun:
                 self.summary.limit_reached = True
                 return
             self.summary.plan.add(finding, wanted)
+            if self.summary.plan.images % ESTIMATE_EVERY == 0:
+                self._estimate(finding.media_id)
             if finding.state is State.UNREADABLE:
                 self._settle(Result(finding.media_id, Outcome.FAILED, finding.detail))
             elif wanted and not opts.dry_run:
@@ -130,17 +143,17 @@ class LocalRun:
         while self._inflight:
             self._collect(block=True)
 
-    def _count(self, listing: Listing, stop: threading.Event) -> None:
-        """Count the images in a second listing so that the bar can show an ETA."""
-        total = 0
-        try:
-            for _ in listing:
-                if stop.is_set():
-                    return
-                total += 1
-        except ImgsvcError:
-            return  # the main listing reports storage errors
-        self.progress.set_total(total)
+    def _estimate(self, last_id: str) -> None:
+        """Show the total as estimated from the id space listed so far; with
+        ``--limit``, from the share of the images examined that were wanted too."""
+        if self._space is None:
+            return  # a prefix inside one image: nothing worth estimating
+        plan, limit = self.summary.plan, self.options.limit
+        total = self._space.estimate(plan.images, last_id)
+        if total is not None and limit is not None and plan.to_do:
+            total = min(total, round(plan.images * limit / plan.to_do))
+        if total is not None:
+            self.progress.set_total(total, estimated=True)
 
     # -- the pool -----------------------------------------------------------------
 
@@ -196,6 +209,8 @@ class LocalRun:
             self._settle(result)
 
     def _settle(self, result: Result) -> None:
+        if self.purge is not None:
+            self.purge.add(result.urls)
         self.summary.record(result)
         failed = result.outcome is Outcome.FAILED
         if failed:
@@ -244,6 +259,7 @@ def _work(finding: Finding) -> Result:
     """Never raises: a failure is a result, so that one image cannot stop the run."""
     assert _worker_service is not None, "the pool initializer did not run"
     try:
-        return Result(finding.media_id, act(_worker_service, finding))
+        outcome, urls = act_collecting(_worker_service, finding)
     except Exception as exc:
         return Result(finding.media_id, Outcome.FAILED, reason(exc))
+    return Result(finding.media_id, outcome, urls=urls)

@@ -62,6 +62,8 @@ class Finding:
     original_key: str | None = None
     #: Objects of the image that its manifest does not list (left by an interrupted write).
     stray: int = 0
+    #: Keys of conversions the manifest lists that are not stored.
+    missing: tuple[str, ...] = ()
 
     def wanted(self, only_outdated: bool) -> bool:
         """Whether this run converts the image: outdated always, the rest by default."""
@@ -75,17 +77,26 @@ class Listing:
 
     Keys outside the layout (another prefix, a segment that is not a canonical
     UUID, a key directly under the prefix) are counted in ``ignored``, not yielded.
-    Iterating lists again: each pass is a fresh listing.
+    Iterating lists again: each pass is a fresh listing, from ``start_after`` (a
+    key, S3's StartAfter) when given.
     """
 
-    def __init__(self, storage: Storage, key_prefix: str, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        key_prefix: str,
+        prefix: str | None = None,
+        start_after: str | None = None,
+    ) -> None:
         self.storage = storage
         self.base = layout_base(key_prefix)
         self.prefix = self.base if prefix is None else prefix
+        self.start_after = start_after
         self.ignored = 0
 
     def __iter__(self) -> Iterator[StoredImage]:
-        return group_keys(self.storage.list(self.prefix), self.base, self._ignore)
+        keys = self.storage.list(self.prefix, start_after=self.start_after)
+        return group_keys(keys, self.base, self._ignore)
 
     def _ignore(self) -> None:
         self.ignored += 1
@@ -155,12 +166,15 @@ def inspect_image(service: ImageService, image: StoredImage, *, recheck: bool = 
     stray = len(listed - expected - {mkey})
     if manifest["original"]["key"] in missing:
         return Finding(media_id, State.ORPHANED, "the manifest's original is missing", stray=stray)
+    gone = tuple(sorted(missing))
     if not service.is_current(manifest):
         detail = f"converted with fingerprint {manifest.get('fingerprint')}"
-        return Finding(media_id, State.OUTDATED, detail, Action.RECONVERT, stray=stray)
+        return Finding(
+            media_id, State.OUTDATED, detail, Action.RECONVERT, stray=stray, missing=gone
+        )
     if missing:
         detail = f"{len(missing)} of {len(expected) - 1} conversions missing"
-        return Finding(media_id, State.MISSING, detail, Action.RECONVERT, stray=stray)
+        return Finding(media_id, State.MISSING, detail, Action.RECONVERT, stray=stray, missing=gone)
     return Finding(media_id, State.CURRENT, stray=stray)
 
 

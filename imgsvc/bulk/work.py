@@ -8,11 +8,14 @@ image complete at every instant. An original without a manifest is "adopted" wit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..describe.description import public_url
 from ..errors import Conflict, ImgsvcError, NotFound
+from ..runtime.events import Event
 from ..service import ImageService
 from ..storage.keys import image_prefix
 from .scan import Action, Finding, State, StoredImage, inspect_image
@@ -35,6 +38,19 @@ class Result:
     media_id: str
     outcome: Outcome
     reason: str = ""
+    #: Public URLs whose bytes changed or that were removed (the purge list's lines).
+    urls: tuple[str, ...] = ()
+
+
+#: An outcome and the URLs it made stale (the purge list's lines).
+Done = tuple[Outcome, tuple[str, ...]]
+
+
+def purge_urls(events: Iterable[Event], reappeared: Iterable[str] = ()) -> tuple[str, ...]:
+    """What a CDN must forget after these events: changed and removed, and the
+    ``reappeared`` URLs, each once."""
+    urls = [url for e in events for url in (*e.changed, *e.removed)]
+    return tuple(dict.fromkeys([*urls, *reappeared]))
 
 
 def reason(exc: BaseException) -> str:
@@ -63,7 +79,19 @@ def act(service: ImageService, finding: Finding) -> Outcome:
     return Outcome.SKIPPED
 
 
-def refresh(service: ImageService, media_id: str, only_outdated: bool) -> Outcome:
+def act_collecting(service: ImageService, finding: Finding) -> Done:
+    """``act``, with the URLs its change made stale: those of its change event, and
+    those of conversions that were missing and are stored again. The event does not
+    list the latter when their bytes are the ones the manifest recorded, but a cache
+    may hold their 404."""
+    with service.events.collecting() as events:
+        outcome = act(service, finding)
+    base = service.settings.public_base_url
+    back = [public_url(base, k) for k in finding.missing] if outcome is Outcome.RECONVERTED else []
+    return outcome, purge_urls(events, back)
+
+
+def refresh(service: ImageService, media_id: str, only_outdated: bool) -> Done:
     """List, classify and (if this run wants it) convert one image, from scratch.
 
     Used where the image may have changed since it was queued (Celery tasks, and
@@ -72,13 +100,13 @@ def refresh(service: ImageService, media_id: str, only_outdated: bool) -> Outcom
     """
     keys = tuple(service.storage.list(image_prefix(service.settings.key_prefix, media_id)))
     if not keys:
-        return Outcome.GONE
+        return Outcome.GONE, ()
     finding = inspect_image(service, StoredImage(media_id, keys))
     if finding.action is None:
-        return Outcome.CURRENT if finding.state is State.CURRENT else Outcome.SKIPPED
+        return Outcome.CURRENT if finding.state is State.CURRENT else Outcome.SKIPPED, ()
     if not finding.wanted(only_outdated):
-        return Outcome.SKIPPED
-    return act(service, finding)
+        return Outcome.SKIPPED, ()
+    return act_collecting(service, finding)
 
 
 def adopt(service: ImageService, media_id: str, original_key: str) -> dict[str, Any]:

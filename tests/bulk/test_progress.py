@@ -91,3 +91,58 @@ def test_on_a_terminal_the_bar_counts_and_notes_failures() -> None:
     out = stream.getvalue()
     assert "abc: invalid_image: truncated\n" in out
     assert "2/2" in out and "failed=1" in out
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def left(line: str) -> float:
+    """The seconds of ``about XmYYs left`` in a progress line."""
+    match = re.search(r"about (?:(\d+)m)?(\d+)s left", line)
+    assert match, line
+    return int(match.group(1) or 0) * 60 + int(match.group(2))
+
+
+def test_after_a_slow_start_the_eta_follows_the_current_rate() -> None:
+    """10 images in the first 100 s, then 100/s: the cumulative rate (about 30/s after
+    a minute) would promise ~5 minutes; the recent one says what is really left."""
+    clock = FakeClock()
+    progress = LineProgress("reconvert", io.StringIO(), interval=3600, clock=clock)
+    progress.set_total(10_000, estimated=True)
+    for _ in range(10):
+        clock.now += 10
+        progress.advance()
+    for _ in range(6000):  # 60 s at 100 images/s
+        clock.now += 0.01
+        progress.advance()
+    line = progress.line()
+    assert "6010/~10000 images (60%)" in line
+    rate = re.search(r", ([\d.]+)/s", line)
+    assert rate and float(rate.group(1)) == pytest.approx(100, rel=0.03), line
+    assert left(line) == pytest.approx((10_000 - 6010) / 100, abs=2)
+    assert "about 5m" not in line
+
+
+def test_an_estimated_total_is_marked_and_an_exact_one_is_not() -> None:
+    progress = LineProgress("reconvert", io.StringIO(), interval=3600)
+    progress.advance()
+    progress.set_total(40, estimated=True)
+    assert "1/~40 images" in progress.line()
+    progress.set_total(3)
+    assert "1/3 images" in progress.line()
+    progress.set_total(0, estimated=True)  # an estimate below the count reads as the count
+    assert "1/~1 images" in progress.line()
+
+
+def test_the_bar_marks_an_estimated_total() -> None:
+    stream = Terminal()
+    progress = make_progress("reconvert", stream)
+    progress.set_total(500, estimated=True)
+    progress.advance()
+    progress.close()
+    assert "1/~500" in stream.getvalue()

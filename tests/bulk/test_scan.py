@@ -27,6 +27,7 @@ class Bucket:
     orphan_original: str
     no_original: str
     lost_original: str
+    deleted_conversion: str
 
 
 def stored_manifest(storage: Storage, prefix: str, media_id: str) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def bucket(settings: Settings, storage: Storage, service: ImageService) -> Bucke
     current, missing, no_original, lost_original = map(
         ingest, ("current", "missing", "no-original", "lost-original")
     )
-    storage.delete([stored_manifest(storage, prefix, missing)["variants"][0]["key"]])
+    deleted_conversion = stored_manifest(storage, prefix, missing)["variants"][0]["key"]
+    storage.delete([deleted_conversion])
     original = stored_manifest(storage, prefix, no_original)["original"]["key"]
     storage.delete([manifest_key(prefix, no_original), original])
     storage.delete([stored_manifest(storage, prefix, lost_original)["original"]["key"]])
@@ -60,7 +62,9 @@ def bucket(settings: Settings, storage: Storage, service: ImageService) -> Bucke
     storage.put(stray, b"x", "image/webp")
     storage.put(f"{prefix}/README", b"not an image", "text/plain")
     storage.put(f"{prefix}/not-a-uuid/x.jpg", photo, "image/jpeg")
-    return Bucket(current, outdated, missing, orphan, no_original, lost_original)
+    return Bucket(
+        current, outdated, missing, orphan, no_original, lost_original, deleted_conversion
+    )
 
 
 def test_each_kind_of_image_is_classified(
@@ -76,8 +80,9 @@ def test_each_kind_of_image_is_classified(
     outdated = by_id[bucket.outdated]
     assert (outdated.state, outdated.action) == (State.OUTDATED, Action.RECONVERT)
     assert outdated.detail.startswith("converted with fingerprint ")
+    gone = (bucket.deleted_conversion,)
     assert by_id[bucket.missing] == Finding(
-        bucket.missing, State.MISSING, "1 of 2 conversions missing", Action.RECONVERT
+        bucket.missing, State.MISSING, "1 of 2 conversions missing", Action.RECONVERT, missing=gone
     )
     orphan = by_id[bucket.orphan_original]
     assert (orphan.state, orphan.action) == (State.ORPHANED, Action.ADOPT)
