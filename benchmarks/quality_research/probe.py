@@ -1,6 +1,7 @@
 """Does a small mosaic of tiles stand for a whole width? For each photo and width,
-the lowest quality reaching each target on the mosaic (``imgsvc.pipeline.quality
-.probe``), against the exhaustive answer on the full image (``collect.py``'s JSON):
+the lowest quality reaching each target on the mosaic (``probe`` below, once in
+``imgsvc.pipeline.quality``; it failed, see docs/quality.md), against the exhaustive
+answer on the full image (``collect.py``'s JSON):
 the score the full image reaches at the probe's quality is what matters.
 
     .venv/bin/python -m benchmarks.quality_research.probe [IN.json]
@@ -18,9 +19,25 @@ from PIL import Image
 from benchmarks.fetch_corpus import corpus_files
 from benchmarks.quality_research.analyse import HIGH, LOW, at, load, lowest
 from benchmarks.quality_research.collect import CACHE, TARGETS, encode, widths_of
-from imgsvc.pipeline.quality import Reference, probe
+from imgsvc.pipeline.quality import Reference
 
 LAYOUTS = ((128, 4, 2), (64, 8, 4), (96, 6, 3))  # tile side, columns, rows
+
+
+def probe(image: Image.Image, tile: int, cols: int, rows: int) -> Image.Image:
+    """A mosaic of ``cols`` x ``rows`` tiles of ``tile`` px, taken on a regular grid
+    across ``image``: a sample of its content at its own resolution, small enough to
+    encode and score several times for the price of one encode of the whole."""
+    if image.width <= tile * cols and image.height <= tile * rows:
+        return image
+    mosaic = Image.new(image.mode, (tile * cols, tile * rows))
+    for row in range(rows):
+        for col in range(cols):
+            x = round((image.width - tile) * (col + 0.5) / cols) if cols > 1 else 0
+            y = round((image.height - tile) * (row + 0.5) / rows) if rows > 1 else 0
+            x, y = max(0, x), max(0, y)
+            mosaic.paste(image.crop((x, y, x + tile, y + tile)), (col * tile, row * tile))
+    return mosaic
 
 
 def probe_curve(image: Image.Image, tile: int, cols: int, rows: int) -> dict[int, float]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..pipeline import PIPELINE_VERSION, Conversion
+from ..pipeline import PIPELINE_VERSION, Conversion, EncodedVariant
 from ..pipeline.version import PIPELINE_REVISION
 
 MANIFEST_SCHEMA = 1
@@ -50,19 +50,27 @@ def build_manifest(
             "sha256": src.sha256,
         },
         "variants": [
-            {
-                "size": v.size,
-                "width": v.width,
-                "height": v.height,
-                "format": v.format,
-                "key": key,
-                "bytes": len(v.data),
-                "sha256": hashlib.sha256(v.data).hexdigest(),
-            }
-            for v, key in zip(conversion.variants, variant_keys, strict=True)
+            _variant(v, key) for v, key in zip(conversion.variants, variant_keys, strict=True)
         ],
         "placeholder": conversion.placeholder.to_dict(),
     }
+
+
+def _variant(v: EncodedVariant, key: str) -> dict[str, Any]:
+    """``quality`` always (the encoder setting used); ``score`` with a target only."""
+    entry: dict[str, Any] = {
+        "size": v.size,
+        "width": v.width,
+        "height": v.height,
+        "format": v.format,
+        "key": key,
+        "bytes": len(v.data),
+        "sha256": hashlib.sha256(v.data).hexdigest(),
+        "quality": v.quality,
+    }
+    if v.score is not None:
+        entry["score"] = round(v.score, 3)
+    return entry
 
 
 def manifest_keys(manifest: dict[str, Any]) -> set[str]:

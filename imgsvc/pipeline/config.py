@@ -44,11 +44,18 @@ class Output:
     quality. ``webp_method`` is the registry's WebP ``method``: it sits here, under
     the name stored fingerprints have carried since the first manifest, so that a
     change of it outdates the library like any other output setting.
+
+    ``target``: ``(score, lowest, highest)`` when each still conversion is encoded at
+    the lowest quality within ``lowest..highest`` reaching that SSIMULACRA2 score
+    (``quality.py``); ``None``, the fixed qualities of ``formats``. One field, left
+    out of the recipe when ``None``: a service without a target keeps its fingerprint,
+    one with a target has another for each target and each pair of bounds.
     """
 
     sizes: tuple[Size, ...]
     formats: Mapping[str, int]
     webp_method: int = WEBP.encoder["method"]
+    target: tuple[float, int, int] | None = None
 
     def quality(self, fmt: str) -> int:
         return self.formats[fmt]
@@ -85,6 +92,7 @@ class PipelineConfig:
         output = Output(
             sizes=tuple(settings.sizes),
             formats=MappingProxyType({f: settings.quality_for(f) for f in settings.formats}),
+            target=_target(settings),
         )
         limits = Limits(settings.max_upload_bytes, settings.max_pixels, settings.max_frames)
         return cls(output, limits)
@@ -100,6 +108,12 @@ class PipelineConfig:
         if manifest.get("fingerprint") != self.fingerprint:
             return False
         return not changed_since_stored(manifest)
+
+
+def _target(settings: Settings) -> tuple[float, int, int] | None:
+    if settings.quality_target is None:
+        return None
+    return (float(settings.quality_target), settings.quality_min, settings.quality_max)
 
 
 def _canonical(value: Any) -> Any:

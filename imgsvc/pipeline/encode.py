@@ -1,6 +1,14 @@
 """Encoding: each smaller width derived from the next larger one, every width
 encoded in every configured format, in threads (Pillow releases the GIL in resize
 and in the encoders). The encoders' parameters come from the format registry.
+
+With a quality target (``Output.target``) each still conversion is searched for by
+``quality.choose`` on its own width's image: no cheaper predictor holds the bar
+(``docs/quality.md``). The widths of one format are searched in one job, narrowest
+first, each search starting from the quality the next narrower width needed: the
+answers rise with the width (smooth gradients) or stay close, so the search starts
+near its answer. Animations keep the fixed quality: a score per frame, and a search
+over whole animations, would multiply the cost of the costliest conversions.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ import io
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PIL import Image
@@ -26,6 +35,10 @@ class EncodedVariant:
     height: int
     format: str
     data: bytes
+    #: The encoder setting used: the fixed one, or the one the target search chose.
+    quality: int
+    #: The SSIMULACRA2 score reached, against the image encoded; only with a target.
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +68,60 @@ def cascade(
     the smallest image (the first frame of an animation), for the placeholder.
     """
     names = output_formats(output, animation)
-    jobs: list[tuple[PlannedVariant, str, Future[bytes]]] = []
+    targeted = output.target is not None and animation is None
+    jobs: list[Future[list[EncodedVariant]]] = []
+    widths: list[tuple[PlannedVariant, list[Image.Image]]] = []
     with ThreadPoolExecutor(max_workers=min(THREADS, len(plan) * len(names))) as pool:
         current = top
         for step in reversed(plan):
             if current[0].size != (step.width, step.height):
                 current = [downscale(f, (step.width, step.height)) for f in current]
-            for name in names:
-                future = pool.submit(encode, current, name, output.quality(name), animation)
-                jobs.append((step, name, future))
-        results = [
-            EncodedVariant(step.size, step.width, step.height, name, future.result())
-            for step, name, future in jobs
-        ]
+            if targeted:
+                widths.append((step, current))
+            else:
+                for name in names:
+                    jobs.append(pool.submit(_fixed, step, current, name, output, animation))
+        if targeted:
+            widths.reverse()
+            jobs = [pool.submit(_targeted, widths, name, output) for name in names]
+        results = [variant for job in jobs for variant in job.result()]
     order = {name: i for i, name in enumerate(output.formats)}
     return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
+
+
+def _fixed(
+    step: PlannedVariant,
+    frames: list[Image.Image],
+    fmt: str,
+    output: Output,
+    animation: Animation | None,
+) -> list[EncodedVariant]:
+    q = output.quality(fmt)
+    data = encode(frames, fmt, q, animation)
+    return [EncodedVariant(step.size, step.width, step.height, fmt, data, q)]
+
+
+def _targeted(
+    widths: list[tuple[PlannedVariant, list[Image.Image]]], fmt: str, output: Output
+) -> list[EncodedVariant]:
+    """Every width of one still in ``fmt``, narrowest first, at the lowest quality
+    that reaches the target; each search starts from the previous width's answer."""
+    from . import quality  # here only: numpy and OpenCV load with a target, never without
+
+    assert output.target is not None
+    target = quality.Target(*output.target)
+    start = output.quality(fmt)
+    variants = []
+    for step, frames in widths:
+        trial = partial(encode, frames, fmt, animation=None)
+        choice = quality.choose(frames[0], trial, target, start)
+        variants.append(
+            EncodedVariant(
+                step.size, step.width, step.height, fmt, choice.data, choice.quality, choice.score
+            )
+        )
+        start = choice.quality
+    return variants
 
 
 def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animation | None) -> bytes:

@@ -13,11 +13,10 @@ numpy and OpenCV are the ``quality`` extra (``pip install imgsvc[quality]``) and
 imported here only: ``encode.py`` imports this module when a target is set, so a
 service without ``quality_target`` never loads them.
 
-**The chooser** (``choose``): the search runs at the smallest planned width only,
-where an encode and a score cost a fraction of the larger ones'; every other width
-takes that quality shifted by a per-width offset measured over the benchmark corpus
-(``WIDTH_OFFSETS``), and reports the score its own encode reached. Why this and not
-a search per width: ``docs/quality.md``.
+**The chooser** (``choose``): a bracketing search for the lowest quality whose
+encode reaches the target, on the very image to be encoded; ``encode.py`` runs it
+for each width and format. Why a search per width and no cheaper predictor:
+``docs/quality.md``.
 """
 
 from __future__ import annotations
@@ -197,22 +196,6 @@ def ssimulacra2(reference: Image.Image, distorted: Image.Image) -> float:
 
 def versions() -> dict[str, Any]:
     return {"numpy": np.__version__, "opencv": cv2.__version__}
-
-
-def probe(image: Image.Image, tile: int, cols: int, rows: int) -> Image.Image:
-    """A mosaic of ``cols`` x ``rows`` tiles of ``tile`` px, taken on a regular grid
-    across ``image``: a sample of its content at its own resolution, small enough to
-    encode and score several times for the price of one encode of the whole."""
-    if image.width <= tile * cols and image.height <= tile * rows:
-        return image
-    mosaic = Image.new(image.mode, (tile * cols, tile * rows))
-    for row in range(rows):
-        for col in range(cols):
-            x = round((image.width - tile) * (col + 0.5) / cols) if cols > 1 else 0
-            y = round((image.height - tile) * (row + 0.5) / rows) if rows > 1 else 0
-            x, y = max(0, x), max(0, y)
-            mosaic.paste(image.crop((x, y, x + tile, y + tile)), (col * tile, row * tile))
-    return mosaic
 
 
 # -- the chooser -----------------------------------------------------------------------

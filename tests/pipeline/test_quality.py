@@ -8,12 +8,21 @@ scores below are the C++ tool's own on the same pixels, within its measured gap.
 from __future__ import annotations
 
 import io
+import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
+
+from imgsvc import ImageService, Settings
+from imgsvc.pipeline import PipelineConfig, convert
+from imgsvc.pipeline.plan import Size
+from imgsvc.storage import FileStorage
+
+from .factories import moving_square
 
 quality = pytest.importorskip("imgsvc.pipeline.quality")
 
@@ -119,3 +128,100 @@ def test_the_pipeline_does_not_import_numpy_or_opencv() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- targeting wired into the pipeline -------------------------------------------------
+
+
+def _config(**overrides: object) -> PipelineConfig:
+    return PipelineConfig.from_settings(Settings.load({}, sizes=SIZES, **overrides))
+
+
+#: Two widths small enough for a fast search, wide enough for SSIMULACRA2's six scales.
+SIZES = (Size("sm", 256), Size("md", 384))
+TARGET = {"quality_target": 60.0, "quality_min": 30, "quality_max": 95}
+
+
+def _source(make) -> bytes:
+    buf = io.BytesIO()
+    make((384, 240)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_with_a_target_each_variant_reaches_it_at_its_own_quality() -> None:
+    config = _config(**TARGET)
+    detailed = convert(_source(_detailed), config).variants
+    flat = convert(_source(_flat), config).variants
+    for variant in (*detailed, *flat):
+        assert 30 <= variant.quality <= 95
+        assert variant.score is not None
+        assert variant.score >= 60.0 or variant.quality == 95
+    assert [v.width for v in detailed] == [256, 384]
+    assert all(f.quality < d.quality for f, d in zip(flat, detailed, strict=True))
+
+
+def test_a_recorded_score_is_the_score_of_the_stored_bytes() -> None:
+    config = _config(**TARGET)
+    [small, _] = convert(_source(_detailed), config).variants
+    reference = Image.open(io.BytesIO(_source(_detailed))).convert("RGB").resize((256, 160))
+    expected = quality.ssimulacra2(reference, _decoded(small.data))
+    assert small.score == pytest.approx(expected, abs=3.0)  # Pillow's resize, not the cascade's
+
+
+def test_an_unreachable_target_takes_the_highest_quality() -> None:
+    config = _config(quality_target=99.9, quality_min=40, quality_max=60)
+    for variant in convert(_source(_detailed), config).variants:
+        assert variant.quality == 60
+        assert variant.score is not None and variant.score < 99.9
+
+
+def test_without_a_target_the_fixed_quality_and_no_score() -> None:
+    for variant in convert(_source(_flat), _config(webp_quality=77)).variants:
+        assert (variant.quality, variant.score) == (77, None)
+
+
+def test_an_animation_keeps_the_fixed_quality() -> None:
+    for variant in convert(moving_square((300, 300)), _config(**TARGET)).variants:
+        assert (variant.quality, variant.score) == (80, None)
+
+
+def test_the_fingerprint_follows_the_target_and_its_bounds() -> None:
+    prints = {
+        _config().fingerprint,
+        _config(**TARGET).fingerprint,
+        _config(**{**TARGET, "quality_target": 61.0}).fingerprint,
+        _config(**{**TARGET, "quality_min": 31}).fingerprint,
+        _config(**{**TARGET, "quality_max": 94}).fingerprint,
+    }
+    assert len(prints) == 5
+    assert _config(quality_min=31, quality_max=94).fingerprint == _config().fingerprint
+
+
+def test_the_stored_manifest_and_description_carry_quality_and_score(tmp_path: Path) -> None:
+    """End to end on file storage: the manifest written and the description served."""
+    settings = Settings.load({}, file_root=tmp_path / "media", sizes=SIZES, **TARGET)
+    service = ImageService(settings, FileStorage(settings.file_root))
+    try:
+        made = service.ingest(_source(_detailed), "detailed.png")
+        manifest = service.manifest(made["id"])
+    finally:
+        service.close()
+    assert manifest is not None
+    stored = json.loads(next(tmp_path.rglob("manifest.json")).read_text())
+    assert stored["variants"] == manifest["variants"]
+    for variant in stored["variants"]:
+        assert 30 <= variant["quality"] <= 95
+        assert variant["score"] >= 60.0 or variant["quality"] == 95
+    assert [(v["quality"], v["score"]) for v in made["variants"]] == [
+        (v["quality"], v["score"]) for v in stored["variants"]
+    ]
+
+
+def test_without_a_target_the_manifest_has_quality_and_no_score(tmp_path: Path) -> None:
+    settings = Settings.load({}, file_root=tmp_path / "media", sizes=SIZES)
+    service = ImageService(settings, FileStorage(settings.file_root))
+    try:
+        made = service.ingest(_source(_flat), "flat.png")
+    finally:
+        service.close()
+    assert all(v["quality"] == 80 and "score" not in v for v in made["variants"])
