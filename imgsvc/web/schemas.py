@@ -43,6 +43,10 @@ def component_schemas(error_codes: Mapping[int, tuple[str, ...]]) -> dict[str, A
             "bytes": {"type": "integer", "minimum": 0},
             # Of the bytes stored; absent from manifests written before it was recorded.
             "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            # The encoder quality used; absent from manifests written before it was recorded.
+            "quality": {"type": "integer", "minimum": 0, "maximum": 100},
+            # The SSIMULACRA2 score reached: only when a quality target is set.
+            "score": {"type": "number"},
         },
     }
     original = {
