@@ -1,0 +1,103 @@
+"""Crop geometry: where a crop of a given aspect lies, and at which widths it is made.
+
+Pure arithmetic on integers and fractions, no imaging library: the pipeline cuts
+the upright image at ``crop_box`` and resizes the cut like any source. The widths
+follow the main set's no-upscale rule, which lives in ``plan.py`` and only there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from ..errors import ConfigError
+from .focus import Focus
+from .plan import Size, plan_variants
+
+#: Bound on each term of an aspect ("1200:630" is typical; nothing needs 5 digits).
+MAX_ASPECT_TERM = 10_000
+#: Bound on how elongated a crop may be (a 970:90 leaderboard is under 11:1).
+MAX_ELONGATION = 20
+_ASPECT = re.compile(r"\s*(\d{1,5})\s*:\s*(\d{1,5})\s*")
+
+
+def parse_aspect(text: str, crop: str = "") -> tuple[int, int]:
+    """``"W:H"`` as two positive integers, as written (``"32:18"`` is not reduced).
+
+    Raises ``ConfigError`` naming ``crops[<crop>].aspect`` when the text is not
+    two integers separated by a colon, a term is 0 or above ``MAX_ASPECT_TERM``,
+    or one side is more than ``MAX_ELONGATION`` times the other.
+    """
+    where = f"crops[{crop}].aspect" if crop else "crop aspect"
+    match = _ASPECT.fullmatch(text)
+    if match is None:
+        raise ConfigError(f'{where} must be "W:H" with positive integers, got {text!r}')
+    width, height = int(match[1]), int(match[2])
+    if not (0 < width <= MAX_ASPECT_TERM and 0 < height <= MAX_ASPECT_TERM):
+        raise ConfigError(f"{where}: each term must be in 1..{MAX_ASPECT_TERM}, got {text!r}")
+    if max(width, height) > MAX_ELONGATION * min(width, height):
+        raise ConfigError(f"{where}: one side is over {MAX_ELONGATION} times the other: {text!r}")
+    return width, height
+
+
+def largest_size(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int]:
+    """The largest ``aspect`` box inside ``width`` x ``height``, in whole pixels.
+
+    The side that touches the image is exact; the other is rounded half up
+    (integer arithmetic), so the box's ratio is within one pixel of the aspect.
+    Raises ``ValueError`` for a non-positive size or aspect.
+    """
+    a, b = aspect
+    if min(width, height, a, b) < 1:
+        raise ValueError(f"size and aspect must be positive, got {width}x{height} at {a}:{b}")
+    if width * b <= height * a:  # the image is narrower than the aspect: full width
+        return width, max(1, min(height, (2 * width * b + a) // (2 * a)))
+    return max(1, min(width, (2 * height * a + b) // (2 * b))), height
+
+
+def crop_box(
+    width: int, height: int, aspect: tuple[int, int], focus: Focus
+) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` of the crop in pixels of the upright image.
+
+    The box is always ``largest_size`` (the biggest of that aspect that fits). On
+    each axis it contains the focus box's pixels (``floor`` of its start to
+    ``ceil`` of its end, at least one pixel, so a point is the pixel it falls
+    in) whenever they fit in the box's length; within that freedom, and
+    otherwise outright, it is centred on the focus box's centre, the start
+    rounded half up, then clamped to the image. Deterministic; raises
+    ``ValueError`` like ``largest_size``.
+    """
+    crop_w, crop_h = largest_size(width, height, aspect)
+    left = _place(width, crop_w, focus.x, focus.w)
+    top = _place(height, crop_h, focus.y, focus.h)
+    return left, top, left + crop_w, top + crop_h
+
+
+def _place(length: int, span: int, start: float, size: float) -> int:
+    """The start of a ``span`` on an axis of ``length`` for a focus of ``start, size``."""
+    first = min(length - 1, math.floor(start * length))
+    last = max(first + 1, min(length, math.ceil((start + size) * length)))
+    place = math.floor((start + size / 2) * length - span / 2 + 0.5)
+    if last - first <= span:
+        place = min(max(place, last - span), first)
+    return min(max(place, 0), length - span)
+
+
+def crop_widths(
+    crop_width: int, widths: Sequence[int], crop_height: int | None = None
+) -> list[int]:
+    """The widths a crop is made at: ``plan_variants``' no-upscale rule, applied to the crop.
+
+    Widths no wider than the crop are kept; the first wider one becomes the crop's
+    own width; larger ones are dropped. ``widths`` are sorted and deduplicated
+    first. Given ``crop_height``, the format's side limit caps the widths as it
+    does for a source (without it the crop is taken as square for that check).
+    Raises ``ValueError`` for a non-positive width or crop size.
+    """
+    if any(w < 1 for w in widths):
+        raise ValueError(f"crop widths must be positive, got {list(widths)}")
+    sizes = [Size(str(w), w) for w in sorted(set(widths))]
+    height = crop_width if crop_height is None else crop_height
+    return [v.width for v in plan_variants(crop_width, height, sizes)]
