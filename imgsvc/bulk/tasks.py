@@ -52,6 +52,7 @@ class Resources:
             self._service = ImageService(self.settings, create_storage(self.settings))
             self._ledger = Ledger.connect(self.settings.broker_url, self.bulk.namespace)
             self._pid = os.getpid()
+            _close_at_exit(self._service)
         return self._service, self._ledger
 
     def mismatch(self, enqueued_with: str) -> str:
@@ -68,6 +69,14 @@ class Resources:
         many workers that all saw the same outage spread out."""
         bound = min(self.bulk.retry_backoff_max, self.bulk.retry_backoff * 2**retries)
         return random.uniform(self.bulk.retry_backoff / 2, bound)
+
+
+def _close_at_exit(service: ImageService) -> None:
+    """A prefork child ends with os._exit, past atexit: Celery's shutdown signal is
+    the last moment its pending webhooks can go out (``ImageService.close``)."""
+    from celery.signals import worker_process_shutdown
+
+    worker_process_shutdown.connect(lambda **_: service.close(), weak=False)
 
 
 def settle_one(
