@@ -82,7 +82,7 @@ class S3Storage:
             "s3",
             endpoint_url=settings.s3_endpoint_url or None,
             region_name=settings.s3_region,
-            config=client_config(settings.storage_threads),
+            config=client_config(max(settings.storage_threads, settings.classify_threads)),
         )
         assert settings.s3_bucket is not None  # enforced by Settings validation
         probe_prefix = layout_base(settings.key_prefix)
