@@ -252,9 +252,7 @@ def test_a_forked_child_never_delivers_its_parents_events() -> None:
         for n in range(3):  # two held at the receiver, the third waits in the parent
             notifier(Event("image.created", f"parent-{n}", (f"http://x/{n}.webp",), ()))
         hook.wait_for(2)
-        child = multiprocessing.get_context("fork").Process(
-            target=_emit_in_child, args=(notifier,)
-        )
+        child = multiprocessing.get_context("fork").Process(target=_emit_in_child, args=(notifier,))
         child.start()
         hook.wait_for(3)  # the child's own event
         hook.open.set()
