@@ -35,13 +35,12 @@ description. GPS, camera EXIF, maker notes and comments never reach an output.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape
 
 import defusedxml
 import defusedxml.ElementTree
@@ -162,7 +161,7 @@ def _read_xmp(raw: object) -> dict[str, str]:
         return {}
     try:
         root = defusedxml.ElementTree.fromstring(data.strip(b"\x00 \t\r\n"), forbid_dtd=True)
-    except (defusedxml.DefusedXmlException, ParseError, ValueError) as exc:
+    except (defusedxml.DefusedXmlException, defusedxml.ElementTree.ParseError, ValueError) as exc:
         log.debug("XMP packet ignored: %s", exc)
         return {}
     found: dict[str, str] = {}
@@ -173,7 +172,7 @@ def _read_xmp(raw: object) -> dict[str, str]:
     return found
 
 
-def _property(desc: Element, prop: str) -> str | None:
+def _property(desc: Any, prop: str) -> str | None:
     """One property of an ``rdf:Description``: attribute form, simple element or container."""
     if prop in desc.attrib:
         return clean(desc.attrib[prop])
@@ -206,14 +205,14 @@ def xmp_packet(credit: Credit) -> bytes | None:
     props = []
     if creator:
         props.append(
-            f"<dc:creator><rdf:Seq><rdf:li>{escape(creator)}</rdf:li></rdf:Seq></dc:creator>"
+            f"<dc:creator><rdf:Seq><rdf:li>{_escape(creator)}</rdf:li></rdf:Seq></dc:creator>"
         )
     if line:
-        props.append(f"<photoshop:Credit>{escape(line)}</photoshop:Credit>")
+        props.append(f"<photoshop:Credit>{_escape(line)}</photoshop:Credit>")
     if rights:
         props.append(
             '<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">'
-            f"{escape(rights)}</rdf:li></rdf:Alt></dc:rights>"
+            f"{_escape(rights)}</rdf:li></rdf:Alt></dc:rights>"
         )
     body = "\n".join(f"   {p}" for p in props)
     return (
@@ -243,3 +242,9 @@ def save_params(fmt: str, packet: bytes | None) -> dict[str, Any]:
     if fmt.lower() not in _XMP_FORMATS:
         raise ValueError(f"{fmt!r} outputs cannot carry XMP with Pillow")
     return {"xmp": packet or b""}
+
+
+def _escape(text: str) -> str:
+    """XML character data: the standard library's escaping, through ``html`` so that
+    this module imports nothing of ``xml`` (untrusted XML is parsed by defusedxml only)."""
+    return html.escape(text, quote=False)
