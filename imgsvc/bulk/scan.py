@@ -169,6 +169,9 @@ def inspect_image(service: ImageService, image: StoredImage, *, recheck: bool = 
     gone = tuple(sorted(missing))
     if not service.is_current(manifest):
         detail = f"converted with fingerprint {manifest.get('fingerprint')}"
+        if manifest.get("fingerprint") == service.fingerprint:  # a revision outdated it
+            made = manifest.get("pipeline_revision", 0)
+            detail = f"converted before a fix of its kind of image (at revision {made})"
         return Finding(
             media_id, State.OUTDATED, detail, Action.RECONVERT, stray=stray, missing=gone
         )
