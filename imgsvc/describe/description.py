@@ -25,6 +25,8 @@ def describe(
         "variants": variants,
         "original": original,
         "placeholder": manifest.get("placeholder"),
+        # For the CMS to prefill; {} when the source says nothing (or was stored earlier).
+        "credit": manifest.get("credit", {}),
         "fingerprint": manifest["fingerprint"],
     }
 

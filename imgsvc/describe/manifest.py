@@ -53,6 +53,7 @@ def build_manifest(
             _variant(v, key) for v, key in zip(conversion.variants, variant_keys, strict=True)
         ],
         "placeholder": conversion.placeholder.to_dict(),
+        "credit": conversion.credit.to_dict(),
     }
 
 

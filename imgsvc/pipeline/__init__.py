@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 
 from PIL import Image
@@ -40,6 +40,7 @@ from .frame import Frame, Step
 from .placeholder import Placeholder, make_placeholder
 from .plan import PlannedVariant, plan_variants
 from .receive import SourceInfo, open_image
+from .rights import Credit, read_credit
 from .version import PIPELINE_VERSION
 
 __all__ = [
@@ -71,6 +72,8 @@ class Conversion:
     source: SourceInfo
     variants: list[EncodedVariant]
     placeholder: Placeholder
+    #: Who made the picture and who owns it, from the source's IPTC IIM and XMP.
+    credit: Credit = field(default_factory=Credit)
 
 
 #: Times a named stage (``decode``, ``resize``, ``encode``) as a ``with`` block; the
@@ -97,6 +100,7 @@ def convert(data: bytes, config: PipelineConfig, stage: StageTimer = _untimed) -
         with stage("encode"):
             variants, smallest = cascade(tops, plan, config.output, animation)
         placeholder = make_placeholder(smallest)
+        credit = read_credit(im)  # the opened source, loaded: PNG text may follow the pixels
     except ImgsvcError:
         raise
     except Image.DecompressionBombError as exc:
@@ -107,7 +111,7 @@ def convert(data: bytes, config: PipelineConfig, stage: StageTimer = _untimed) -
         raise InvalidImage(f"the {source.format.upper()} data cannot be decoded: {exc}") from exc
     finally:
         im.close()
-    return Conversion(source, variants, placeholder)
+    return Conversion(source, variants, placeholder, credit)
 
 
 def _run_steps(

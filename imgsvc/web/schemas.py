@@ -80,6 +80,14 @@ def component_schemas(error_codes: Mapping[int, tuple[str, ...]]) -> dict[str, A
                 "original": original,
                 "placeholder": placeholder,
                 "fingerprint": {"type": "string"},
+                "credit": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in ("creator", "credit", "copyright", "caption", "source")
+                    },
+                },
             },
         },
         "Error": {
