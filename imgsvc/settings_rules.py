@@ -181,12 +181,17 @@ _ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})
 
 
 def _as_seconds(name: str, value: Any) -> float:
+    return _as_float(name, value, "seconds")
+
+
+def _as_float(name: str, value: Any, what: str) -> float:
+    """A number from TOML or the environment; ``true`` is not one, though Python says 1."""
     if isinstance(value, bool):
-        raise ConfigError(f"{_env_name(name)}: expected seconds, got {value!r}")
+        raise ConfigError(f"{_env_name(name)}: expected {what}, got {value!r}")
     try:
         return float(value)
     except ValueError as exc:
-        raise ConfigError(f"{_env_name(name)}: expected seconds, got {value!r}") from exc
+        raise ConfigError(f"{_env_name(name)}: expected {what}, got {value!r}") from exc
 
 
 def _as_bool(name: str, value: Any) -> bool:
@@ -237,11 +242,4 @@ def _as_score(name: str, value: Any) -> float | None:
     """A SSIMULACRA2 score; an empty or ``none`` value (from the environment) unsets it."""
     if value is None or str(value).strip().lower() in ("", "none", "off"):
         return None
-    if isinstance(value, bool):
-        raise ConfigError(f"{_env_name(name)}: expected a SSIMULACRA2 score, got {value!r}")
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{_env_name(name)}: expected a SSIMULACRA2 score, got {value!r}"
-        ) from exc
+    return _as_float(name, value, "a SSIMULACRA2 score")
