@@ -17,7 +17,6 @@ import io
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from PIL import Image
@@ -104,24 +103,23 @@ def _fixed(
 def _targeted(
     widths: list[tuple[PlannedVariant, list[Image.Image]]], fmt: str, output: Output
 ) -> list[EncodedVariant]:
-    """Every width of one still in ``fmt``, narrowest first, at the lowest quality
-    that reaches the target; each search starts from the previous width's answer."""
+    """Every width of one still in ``fmt`` at the quality ``quality.choose_widths``
+    finds for the target; how it searches is that module's business."""
     from . import quality  # here only: numpy and OpenCV load with a target, never without
 
     assert output.target is not None
-    target = quality.Target(*output.target)
-    start = output.quality(fmt)
-    variants = []
-    for step, frames in widths:
-        trial = partial(encode, frames, fmt, animation=None)
-        choice = quality.choose(frames[0], trial, target, start)
-        variants.append(
-            EncodedVariant(
-                step.size, step.width, step.height, fmt, choice.data, choice.quality, choice.score
-            )
-        )
-        start = choice.quality
-    return variants
+    images = [frames[0] for _, frames in widths]
+
+    def trial(index: int, q: int) -> bytes:
+        return encode(widths[index][1], fmt, q, None)
+
+    choices = quality.choose_widths(
+        images, trial, quality.Target(*output.target), output.quality(fmt)
+    )
+    return [
+        EncodedVariant(step.size, step.width, step.height, fmt, c.data, c.quality, c.score)
+        for (step, _), c in zip(widths, choices, strict=True)
+    ]
 
 
 def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animation | None) -> bytes:

@@ -263,6 +263,24 @@ def choose(
     return Choice(good, score, data, len(seen))
 
 
+def choose_widths(
+    images: list[Image.Image],
+    encode: Callable[[int, int], bytes],
+    target: Target,
+    start: int = 80,
+) -> list[Choice]:
+    """One ``Choice`` per image (the widths of one format, narrowest first);
+    ``encode(i, q)`` encodes ``images[i]`` at quality ``q``. Each search starts
+    from the quality the next narrower width needed: the answers rise with the
+    width (smooth gradients) or stay close, so the search starts near its answer."""
+    choices: list[Choice] = []
+    for index, image in enumerate(images):
+        choice = choose(image, lambda q, i=index: encode(i, q), target, start)
+        choices.append(choice)
+        start = choice.quality
+    return choices
+
+
 def _next(seen: dict[int, tuple[float, bytes]], bad: int, good: int, q: int, goal: float) -> int:
     """The next quality to try, strictly between ``bad`` and ``good``."""
     if good - bad <= 1:
