@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import cv2
@@ -275,7 +276,7 @@ def choose_widths(
     width (smooth gradients) or stay close, so the search starts near its answer."""
     choices: list[Choice] = []
     for index, image in enumerate(images):
-        choice = choose(image, lambda q, i=index: encode(i, q), target, start)
+        choice = choose(image, partial(encode, index), target, start)
         choices.append(choice)
         start = choice.quality
     return choices
