@@ -71,7 +71,7 @@ class Output:
             value = getattr(self, field.name)
             if value is not None:
                 recipe[field.name] = _canonical(value)
-        revisions = config_revisions(tuple(self.formats))
+        revisions = config_revisions(recipe)
         if revisions:
             recipe["revisions"] = revisions
         return recipe

@@ -15,7 +15,8 @@ the mark must be as narrow as the change, and never narrower.
   that a manifest tells apart, adds a ``Revision`` below instead, with a test that
   pins which fingerprints moved and which stored sets turned outdated:
 
-  - ``configs``: the configurations (by their output formats) whose output changed.
+  - ``configs``: the configurations whose output changed, judged by their recipe
+    (``Output.recipe()`` without its revisions: ``formats``, ``sizes``, ``target``...).
     Their recipe lists the revision, so their fingerprint moves and every set made
     with them is outdated; other configurations keep their fingerprint.
   - ``stored``: the stored sets, judged by their manifest, whose output changed.
@@ -30,7 +31,7 @@ that changes without either fails there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,12 @@ class Revision:
     version: int
     number: int
     change: str
-    configs: Callable[[Sequence[str]], bool] | None = None
+    configs: Callable[[Mapping[str, Any]], bool] | None = None
     stored: Callable[[Mapping[str, Any]], bool] | None = None
 
 
-def _several_formats(names: Sequence[str]) -> bool:
-    return len(names) > 1
+def _several_formats(recipe: Mapping[str, Any]) -> bool:
+    return len(recipe["formats"]) > 1
 
 
 def _animated(manifest: Mapping[str, Any]) -> bool:
@@ -84,10 +85,10 @@ REVISIONS: tuple[Revision, ...] = (
 PIPELINE_REVISION = max((r.number for r in REVISIONS), default=0)
 
 
-def config_revisions(names: Sequence[str]) -> list[int]:
-    """The revisions that changed the output of a configuration of these formats;
+def config_revisions(recipe: Mapping[str, Any]) -> list[int]:
+    """The revisions that changed the output of the configuration of this recipe;
     the recipe lists them (none leaves it, and the fingerprint, as it was)."""
-    return [r.number for r in REVISIONS if r.configs is not None and r.configs(names)]
+    return [r.number for r in REVISIONS if r.configs is not None and r.configs(recipe)]
 
 
 def changed_since_stored(manifest: Mapping[str, Any]) -> bool:
