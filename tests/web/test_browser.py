@@ -12,39 +12,20 @@ import base64
 import io
 import json
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, render_template_string
 from PIL import Image, ImageDraw
-from werkzeug.serving import make_server
 
 from imgsvc import Settings, create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from ..support.browser import Live, browser_fixture, require_chromium, serve_app  # noqa: F401
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's chromium at {CHROMIUM}: run `make browser` "
-        "(apt-get install -y chromium)",
-        allow_module_level=True,
-    )
+require_chromium()
 
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,62 +76,30 @@ def pattern_jpeg(width: int = 2400, height: int = 1200) -> bytes:
     return buf.getvalue()
 
 
-class _Deferred:
-    """A WSGI app filled in after the server has its port (the app's URLs need it)."""
-
-    app: Flask | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        assert self.app is not None
-        return self.app(environ, start_response)
-
-
-@dataclass
-class Live:
-    base: str
-    app: Flask
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    holder = _Deferred()
-    server = make_server("127.0.0.1", 0, holder, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
     root = tmp_path_factory.mktemp("browser-media")
-    settings = Settings.load({}, file_root=root, public_base_url=f"{base}/media")
-    app = create_app(settings)
 
-    @app.get("/test/page/<media_id>")
-    def test_page(media_id: str) -> str:
-        image = app.extensions["imgsvc"].describe(media_id)
-        return render_template_string(PAGE, image=image)
+    def build(base: str) -> Flask:
+        settings = Settings.load({}, file_root=root, public_base_url=f"{base}/media")
+        app = create_app(settings)
 
-    @app.get("/test/bare/<media_id>")
-    def bare_page(media_id: str) -> str:
-        """The control: the same img without width and height."""
-        image = app.extensions["imgsvc"].describe(media_id)
-        html = render_template_string(PAGE, image=image)
-        return re.sub(r' (width|height)="\d+"', "", html)
+        @app.get("/test/page/<media_id>")
+        def test_page(media_id: str) -> str:
+            image = app.extensions["imgsvc"].describe(media_id)
+            return render_template_string(PAGE, image=image)
 
-    holder.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Live(base, app)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        app.extensions["imgsvc"].close()
+        @app.get("/test/bare/<media_id>")
+        def bare_page(media_id: str) -> str:
+            """The control: the same img without width and height."""
+            image = app.extensions["imgsvc"].describe(media_id)
+            html = render_template_string(PAGE, image=image)
+            return re.sub(r' (width|height)="\d+"', "", html)
 
+        return app
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serve_app(build) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
