@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 
 from flask import Flask
@@ -17,6 +20,86 @@ from PIL import Image, ImageDraw
 from imgsvc import ImageService, Settings, create_app
 from imgsvc.storage import FileStorage
 from imgsvc.templating import ImageHelpers
+
+VOID = frozenset({"img", "input", "source", "br", "meta", "link", "hr"})
+
+
+@dataclass(eq=False)
+class Node:
+    """An element of the fragment, as a browser's DOM would hold it (entities decoded)."""
+
+    tag: str
+    attrs: dict[str, str]
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # every text inside, in order
+
+    def __getitem__(self, name: str) -> str:
+        return self.attrs[name]
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.texts).split())
+
+    def iter(self) -> Iterator[Node]:
+        for child in self.children:
+            yield child
+            yield from child.iter()
+
+    def find_all(
+        self, tag: str | None = None, class_: str | None = None, **attrs: str
+    ) -> list[Node]:
+        return [
+            n
+            for n in self.iter()
+            if (tag is None or n.tag == tag)
+            and (class_ is None or class_ in n.classes)
+            and all(n.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
+
+    def find(self, tag: str | None = None, class_: str | None = None, **attrs: str) -> Node | None:
+        found = self.find_all(tag, class_, **attrs)
+        return found[0] if found else None
+
+    def inside(self, class_: str) -> bool:
+        node = self.parent
+        while node is not None and class_ not in node.classes:
+            node = node.parent
+        return node is not None
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {})
+        self.open = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs}, self.open[-1])
+        self.open[-1].children.append(node)
+        if tag not in VOID:
+            self.open.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open[-1].tag == tag, f"</{tag}> closes <{self.open[-1].tag}>"
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for node in self.open:
+            node.texts.append(data)
+
+
+def parse(html: str) -> Node:
+    """The fragment as a tree; fails on a tag closed out of order."""
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    assert builder.open == [builder.root], "unclosed elements"
+    return builder.root
 
 
 def jpeg(width: int = 1000, height: int = 500) -> bytes:
@@ -65,7 +148,7 @@ def test_fragment_shows_the_helpers_markup(app: Flask, client: FlaskClient) -> N
     html = response.text
     helpers = ImageHelpers.from_settings(app.extensions["imgsvc"].settings)
     img = helpers.responsive_img(image)
-    assert f'<figure class="preview">{img}</figure>' in html
+    assert f'<div class="focus-frame" title="Click to set the focal point">{img}' in html
     assert f'<code id="srcset-text">{image["srcset"]}</code>' in html
     snippet = str(img).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert f'<code id="snippet-text">{snippet.replace(chr(34), "&#34;")}</code>' in html
@@ -82,10 +165,11 @@ def test_fragment_takes_a_sizes_preset_and_the_placeholder(client: FlaskClient) 
     image = upload(client)
     html = client.get(f"/ui/images/{image['id']}?sizes=article&placeholder=1").text
     assert 'sizes="(min-width: 1024px) 720px, 100vw"' in html
-    preview = html.split('<figure class="preview">', 1)[1].split("</figure>", 1)[0]
-    assert f'style="background-color:{image["placeholder"]["color"]};' in preview
-    plain = client.get(f"/ui/images/{image['id']}").text
-    assert 'sizes="100vw"' in plain and "style=" not in plain
+    preview = parse(html).find("img")
+    assert preview is not None and preview.inside("focus-frame")
+    assert preview["style"].startswith(f"background-color:{image['placeholder']['color']};")
+    plain = parse(client.get(f"/ui/images/{image['id']}").text).find("img")
+    assert plain is not None and plain["sizes"] == "100vw" and "style" not in plain.attrs
 
 
 def test_fragment_escapes_what_the_query_brings(client: FlaskClient) -> None:

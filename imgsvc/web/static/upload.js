@@ -1,5 +1,7 @@
 // The upload page: send the file to POST /v1/images, then show the server-rendered
-// fragment from GET /ui/images/{id}. No framework and no build step on purpose.
+// fragment from GET /ui/images/{id}; in it, a click on the preview (or the x, y form)
+// sets the focal point with PATCH /v1/images/{id}. No framework and no build step on
+// purpose.
 (() => {
   "use strict";
 
@@ -70,7 +72,7 @@
   // candidate the browser actually loaded at this window size (updated as it loads
   // another one when the window changes).
   async function showImage(id) {
-    const fragment = await fetch(fragmentUrl(id));
+    const fragment = await fetch(fragmentUrl(id), { cache: "no-store" });
     if (!fragment.ok) throw new Error(await errorMessage(fragment));
     result.innerHTML = await fragment.text();  // rendered and escaped by the server
     result.hidden = false;
@@ -79,6 +81,75 @@
     const update = () => { if (img.currentSrc) current.textContent = img.currentSrc; };
     img.addEventListener("load", update);
     if (img.complete) update();
+  }
+
+  // The focus picker. The fraction is of the image as displayed, which is the whole
+  // upright image at its own aspect ratio (the preview is never cropped).
+  const round = (v) => Number(Math.min(1, Math.max(0, v)).toFixed(4));
+
+  function pickFocus(event) {
+    const img = event.target.closest(".focus-frame img");
+    if (!img || img.closest("[aria-busy='true']")) return;
+    const box = img.getBoundingClientRect();
+    const x = round((event.clientX - box.left) / box.width);
+    const y = round((event.clientY - box.top) / box.height);
+    const marker = result.querySelector(".focus-marker");
+    if (marker) {  // shown at once; the answer re-renders it
+      marker.dataset.stored ??= marker.getAttribute("style");
+      marker.style.left = `${x * 100}%`;
+      marker.style.top = `${y * 100}%`;
+      marker.classList.add("is-pending");
+    }
+    setFocus(`${x},${y}`);
+  }
+
+  function submitFocus(event) {
+    if (!event.target.matches("#focus-form")) return;
+    event.preventDefault();
+    const x = document.getElementById("focus-x").valueAsNumber;
+    const y = document.getElementById("focus-y").valueAsNumber;
+    setFocus(`${round(x)},${round(y)}`);
+  }
+
+  function resetFocus(event) {
+    if (event.target.closest("#focus-reset")) setFocus(null);
+  }
+
+  function focusText(focus) {
+    if (!focus) return "no focus";
+    const x = round(focus.x + (focus.w || 0) / 2);
+    const y = round(focus.y + (focus.h || 0) / 2);
+    return `${x}, ${y} (${focus.source})`;
+  }
+
+  // PATCH the focus (null: back to the detected one), then show the answer: the
+  // fragment again, with the crops the server rewrote around the new point.
+  async function setFocus(value) {
+    const section = result.querySelector("[data-media-id]");
+    if (!section) return;
+    const url = new URL(section.dataset.image, location.href);
+    section.setAttribute("aria-busy", "true");
+    setStatus("Setting the focus and rewriting the crops…");
+    try {
+      const response = await fetch(url, {
+        method: "PATCH",
+        headers: { ...authHeaders(), "Content-Type": "application/json" },
+        body: JSON.stringify({ focus: value }),
+      });
+      if (!response.ok) throw new Error(await errorMessage(response));
+      const image = await response.json();
+      await showImage(image.id);
+      const crops = Object.keys(image.crops || {}).length;
+      setStatus(`Focus ${focusText(image.focus)}; ${crops} crop${crops === 1 ? "" : "s"} rewritten.`);
+    } catch (err) {
+      setStatus(`The focus was not saved: ${err.message}`, true);
+      section.removeAttribute("aria-busy");
+      const marker = result.querySelector(".focus-marker.is-pending");
+      if (marker) {  // back where the stored focus is
+        marker.setAttribute("style", marker.dataset.stored);
+        marker.classList.remove("is-pending");
+      }
+    }
   }
 
   function authHeaders() {
@@ -186,6 +257,9 @@
   input.addEventListener("change", showName);
   result.addEventListener("click", copy);
   result.addEventListener("click", remove);
+  result.addEventListener("click", pickFocus);
+  result.addEventListener("click", resetFocus);
+  result.addEventListener("submit", submitFocus);
   grid.addEventListener("click", openThumb);
   more.addEventListener("click", () => loadLibrary(false));
   loadLibrary(true);
