@@ -3,63 +3,73 @@
 The helpers take the description the API returns (``GET /v1/images/{id}``,
 ``ImageService.describe``) and only *render* it: they never open, resize or fetch
 an image, so a template costs no more than string formatting. Every value that
-reaches the markup (URLs from the description, alt text, extra attributes) is
-escaped with markupsafe; the result is ``Markup``, so autoescape leaves it alone.
+reaches the markup (URLs from the description, alt text, media queries, extra
+attributes) is escaped with markupsafe; the result is ``Markup``, so autoescape
+leaves it alone. Which set and which variant to render (the main set or a crop,
+the focus) is read by ``describe/choice.py``; the placeholder's CSS is made by
+``describe/style.py``; tags are built by ``describe/markup.py``.
 
 Register them with ``init_app(app)`` on a Flask app (settings come from
 ``app.extensions["imgsvc"].settings``) or ``register(env, settings)`` on a plain
 Jinja2 ``Environment``. They are then globals *and* filters::
 
     {{ responsive_img(image, sizes="article", alt=title) }}
-    {{ image|picture(alt=title, placeholder=True) }}
+    {{ image|picture(alt=title, art=[("(max-width: 600px)", "square")]) }}
+    {{ og_image(image, crop="social") }}
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from markupsafe import Markup
 
+from .describe import choice, style
+from .describe.choice import Art, Chosen
 from .describe.markup import extra_attrs, tag, with_style
 from .describe.srcset import srcset as srcset_of
-from .formats import CONTENT_TYPES, PRIMARY, by_preference
-from .pipeline.placeholder import PREVIEW_SIDE
+from .formats import PRIMARY, content_type_of
 from .settings import DEFAULT_SIZES_PRESETS, Settings
 
 if TYPE_CHECKING:
     from flask import Flask
     from jinja2 import Environment
 
-__all__ = ["ImageHelpers", "init_app", "picture", "register", "responsive_img", "srcset"]
+__all__ = [
+    "ImageHelpers",
+    "init_app",
+    "og_image",
+    "picture",
+    "placeholder_style",
+    "register",
+    "responsive_img",
+    "srcset",
+]
 
 PRIMARY_FORMAT = PRIMARY.name
-HELPER_NAMES = ("srcset", "responsive_img", "picture")
-
-# The placeholder is stored data, but a manifest is a file anyone with bucket access
-# can edit: only a base64 image data URI and a hex colour ever reach a style attribute.
-_DATA_URI = re.compile(r"^data:image/(?:webp|png|jpeg|gif|avif);base64,[A-Za-z0-9+/]+={0,2}$")
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_BLUR_STD = 20
-_BLUR_SCALE = 40  # viewBox units per preview pixel, as Next.js does, so the blur looks alike
+HELPER_NAMES = ("srcset", "responsive_img", "picture", "og_image")
+#: ``fit`` values: a CSS ``object-fit`` that the focus can steer (``contain`` shows all).
+FITS = ("cover",)
 
 
 @dataclass(frozen=True, slots=True)
 class ImageHelpers:
-    """The helpers bound to one configuration (``sizes`` presets, output formats)."""
+    """The helpers bound to one configuration (``sizes`` presets, output formats and
+    the ``[[crops]]`` profiles by name; ``crops`` None: not known, as without settings)."""
 
     sizes_presets: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SIZES_PRESETS))
     formats: tuple[str, ...] = (PRIMARY_FORMAT,)
+    crops: Mapping[str, tuple[int, int]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> ImageHelpers:
-        """Take presets and formats from ``settings``; the built-in defaults when None."""
+        """Take presets, formats and crops from ``settings``; the built-in defaults when None."""
         if settings is None:
             return cls()
-        return cls(dict(settings.sizes_presets), tuple(settings.formats))
+        crops = {c.name: c.aspect for c in getattr(settings, "crops", ())}
+        return cls(dict(settings.sizes_presets), tuple(settings.formats), crops)
 
     def resolve_sizes(self, sizes: str) -> str:
         """A preset name (``"article"``) becomes its value; anything else is used as is.
@@ -71,13 +81,15 @@ class ImageHelpers:
             raise ValueError(f"sizes must be a preset name or a sizes value, got {sizes!r}")
         return self.sizes_presets.get(sizes, sizes)
 
-    def srcset(self, image: Mapping[str, Any], fmt: str = PRIMARY_FORMAT) -> str:
-        """``URL WIDTHw, ...`` of one format, narrowest first (plain text: escape on output)."""
+    def srcset(
+        self, image: Mapping[str, Any], fmt: str | None = None, crop: str | None = None
+    ) -> str:
+        """``URL WIDTHw, ...`` of one format (default: the set's srcset format, WebP for
+        the main set), narrowest first, of the main set or of ``crop`` (plain text:
+        escape on output)."""
         _require_description(image)
-        variants = _variants(image, fmt)
-        if not variants and fmt == PRIMARY_FORMAT:
-            return str(image.get("srcset", ""))
-        return srcset_of(variants, fmt)
+        chosen = choice.choose(image, crop, self.crops)
+        return _srcset(chosen, fmt or chosen.fmt)
 
     def responsive_img(
         self,
@@ -87,23 +99,34 @@ class ImageHelpers:
         loading: str | None = "lazy",
         decoding: str | None = "async",
         placeholder: bool = False,
+        *,
+        crop: str | None = None,
+        fit: str | None = None,
         **attrs: Any,
     ) -> Markup:
         """``<img src srcset sizes width height alt loading decoding [style] [attrs...]>``.
 
         ``width``/``height`` are always present (those of the largest conversion,
         i.e. of ``src``), so the browser reserves the box before a byte arrives.
-        Extra keyword attributes follow in the order given; ``class_`` becomes
-        ``class`` and ``data_id`` becomes ``data-id``. ``None``/``False`` omit an
-        attribute, ``True`` renders it bare. Raises ``TypeError`` when ``image`` is
-        not a description or ``attrs`` tries to replace a computed attribute.
+        ``crop`` renders that ``[[crops]]`` profile's set instead of the main one (a
+        configured crop the description lacks: the main set covered to the crop's
+        aspect at the focus, see ``describe/choice.py``). ``fit="cover"`` adds
+        ``object-fit: cover; object-position: X% Y%`` at the focus, so a frame that
+        CSS crops keeps the subject. Extra keyword attributes follow in the order
+        given; ``class_`` becomes ``class``, ``data_id`` ``data-id``; ``None``/``False``
+        omit one, ``True`` renders it bare. Raises ``TypeError`` when ``image`` is not
+        a description or ``attrs`` tries to replace a computed attribute, and
+        ``ValueError`` for an unknown ``fit`` or crop.
         """
         _require_description(image)
-        largest = _largest(image, PRIMARY_FORMAT)
-        width, height = _dimensions(image, largest)
+        if fit is not None and fit not in FITS:
+            raise ValueError(f"fit must be None or one of {FITS}, got {fit!r}")
+        chosen = choice.choose(image, crop, self.crops)
+        widest = choice.largest(chosen.data, chosen.fmt)
+        width, height = choice.shaped(*choice.dimensions(chosen.data, widest), chosen.shape)
         core: list[tuple[str, Any]] = [
-            ("src", largest["url"] if largest else image.get("src", "")),
-            ("srcset", self.srcset(image)),
+            ("src", widest["url"] if widest else chosen.data.get("src", "")),
+            ("srcset", _srcset(chosen, chosen.fmt)),
             ("sizes", self.resolve_sizes(sizes)),
             ("width", width),
             ("height", height),
@@ -111,10 +134,8 @@ class ImageHelpers:
             ("loading", loading),
             ("decoding", decoding),
         ]
-        extra = extra_attrs(attrs)
-        if placeholder:
-            extra = with_style(extra, placeholder_style(image))
-        return tag("img", [*core, *extra])
+        computed = style.computed(image, chosen, placeholder, fit is not None)
+        return tag("img", [*core, *with_style(extra_attrs(attrs), computed)])
 
     def picture(
         self,
@@ -125,93 +146,112 @@ class ImageHelpers:
         decoding: str | None = "async",
         placeholder: bool = False,
         formats: Iterable[str] | None = None,
+        *,
+        art: Art | None = None,
+        crop: str | None = None,
+        fit: str | None = None,
         **attrs: Any,
     ) -> Markup:
-        """``<picture>`` with one ``<source>`` per format (AVIF first) around the ``<img>``.
+        """``<picture>``: the art-directed sources, one ``<source>`` per format (AVIF
+        first), then the ``<img>`` of ``responsive_img``.
 
-        Only formats that are both configured (or passed as ``formats``) and present
-        in the description get a source; with one such format the result is just
-        the ``<img>``, which is all a browser needs then.
+        ``art`` is a list of ``(media, crop)`` or ``(media, crop, sizes)``: per entry,
+        in the order given (a browser takes the first source whose media matches),
+        one ``<source media type srcset sizes width height>`` per format of that crop.
+        The main set's formats are those both configured (or passed as ``formats``)
+        and present; a crop's are those it has (within ``formats`` when passed). With
+        no art and one main format the result is just the ``<img>``, which is all a
+        browser needs then. Raises like ``responsive_img``, and ``TypeError`` or
+        ``ValueError`` for a malformed ``art``.
         """
-        img = self.responsive_img(image, sizes, alt, loading, decoding, placeholder, **attrs)
-        chosen = _formats_in(image, self.formats if formats is None else tuple(formats))
-        if len(chosen) < 2:
-            return img
+        entries = choice.art_entries(art)
+        img = self.responsive_img(
+            image, sizes, alt, loading, decoding, placeholder, crop=crop, fit=fit, **attrs
+        )
+        wanted = None if formats is None else tuple(formats)
         resolved = self.resolve_sizes(sizes)
-        sources = [
-            tag(
-                "source",
-                [
-                    ("type", CONTENT_TYPES.get(fmt, f"image/{fmt}")),
-                    ("srcset", self.srcset(image, fmt)),
-                    ("sizes", resolved),
-                ],
-            )
-            for fmt in chosen
-        ]
+        sources: list[Markup] = []
+        for media, name, own_sizes in entries:
+            chosen = choice.choose(image, name, self.crops)
+            given = self.resolve_sizes(own_sizes) if own_sizes is not None else resolved
+            sources += self._sources(chosen, wanted, given, media, dims=True, alone=True)
+        sources += self._sources(choice.choose(image, crop, self.crops), wanted, resolved)
+        if not sources:
+            return img
         return Markup("<picture>") + Markup("").join(sources) + img + Markup("</picture>")
+
+    def og_image(
+        self, image: Mapping[str, Any], crop: str | None = None, alt: str | None = None
+    ) -> Markup:
+        """``<meta property="og:image" ...>`` with ``:width``, ``:height``, ``:type``
+        (and ``:alt`` when given), one per line, for a page's ``<head>``.
+
+        The variant is the widest of ``crop`` (or of the main set), a JPEG when the
+        set has one (LinkedIn and many mail clients take no WebP), else one of its
+        srcset format. A configured crop the description lacks gives the main set's.
+        """
+        _require_description(image)
+        chosen = choice.choose(image, crop, self.crops)
+        variant = choice.share_variant(chosen)
+        if variant is not None:
+            url, mime = variant["url"], choice.mime_of(variant["format"])
+        else:
+            url = str(chosen.data.get("src", ""))
+            mime = content_type_of(url)
+        width, height = choice.dimensions(chosen.data, variant)
+        props: list[tuple[str, Any]] = [
+            ("og:image", url),
+            ("og:image:width", width),
+            ("og:image:height", height),
+            ("og:image:type", mime),
+        ]
+        if alt:
+            props.append(("og:image:alt", alt))
+        return Markup("\n").join(tag("meta", [("property", p), ("content", v)]) for p, v in props)
+
+    def _sources(
+        self,
+        chosen: Chosen,
+        wanted: tuple[str, ...] | None,
+        sizes: str,
+        media: str | None = None,
+        dims: bool = False,
+        alone: bool = False,
+    ) -> list[Markup]:
+        """The ``<source>`` tags of one set; none for a main set in one format unless
+        ``alone`` (an art entry needs its source even then)."""
+        if chosen.box is None:  # the main set, also in place of a missing crop
+            fmts = choice.formats_in(chosen.data, self.formats if wanted is None else wanted)
+        else:
+            fmts = choice.formats_in(chosen.data, wanted)
+        if len(fmts) < 2 and not alone:
+            return []
+        out = []
+        for fmt in fmts:
+            attrs: list[tuple[str, Any]] = [
+                ("media", media),
+                ("type", choice.mime_of(fmt)),
+                ("srcset", _srcset(chosen, fmt)),
+                ("sizes", sizes),
+            ]
+            if dims:
+                width, height = choice.dimensions(chosen.data, choice.largest(chosen.data, fmt))
+                attrs += [("width", width), ("height", height)]
+            out.append(tag("source", attrs))
+        return out
 
 
 def placeholder_style(image: Mapping[str, Any]) -> str:
-    """CSS painting the stored preview, blurred, and the dominant colour under it.
-
-    The blur is an SVG filter wrapped around the tiny preview in a data URI (the
-    technique of Next.js ``placeholder="blur"``), so no JavaScript is needed; the
-    real image paints over it once decoded. Images with transparency show the
-    placeholder through their transparent parts: leave ``placeholder`` off for those.
-    Returns "" when the description has no (valid) placeholder, e.g. old manifests.
-    """
-    stored = image.get("placeholder")
-    if not isinstance(stored, Mapping):
-        return ""
-    decls: list[str] = []
-    color = stored.get("color")
-    if isinstance(color, str) and _HEX_COLOR.match(color):
-        decls.append(f"background-color:{color}")
-    uri = stored.get("data_uri")
-    if isinstance(uri, str) and _DATA_URI.match(uri):
-        svg = _blur_svg(uri, *_preview_size(image))
-        decls += [
-            f"background-image:url(data:image/svg+xml;charset=utf-8,{svg})",
-            "background-size:cover",
-            "background-position:50% 50%",
-            "background-repeat:no-repeat",
-        ]
-    return ";".join(decls)
+    """CSS painting the main set's stored preview, blurred, over its dominant colour
+    (``describe/style.py``); "" when the description has no valid placeholder."""
+    return style.placeholder(image, Chosen(image))
 
 
-def _blur_svg(data_uri: str, width: int, height: int) -> str:
-    """The percent-encoded SVG that blurs ``data_uri`` and keeps its edges opaque.
-
-    Quotes, spaces and parentheses are encoded too, so it is a valid unquoted CSS
-    ``url()`` and needs no HTML escaping inside a style attribute.
-    """
-    std = _BLUR_STD
-    svg = (
-        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'>"
-        "<filter id='b' color-interpolation-filters='sRGB'>"
-        f"<feGaussianBlur stdDeviation='{std}'/>"
-        "<feColorMatrix values='1 0 0 0 0 0 1 0 0 0 0 0 1 0 0 0 0 0 100 -1' result='s'/>"
-        "<feFlood x='0' y='0' width='100%' height='100%'/>"
-        "<feComposite operator='out' in='s'/>"
-        "<feComposite in2='SourceGraphic'/>"
-        f"<feGaussianBlur stdDeviation='{std}'/>"
-        "</filter>"
-        "<image width='100%' height='100%' x='0' y='0' preserveAspectRatio='none' "
-        f"style='filter: url(#b);' href='{data_uri}'/>"
-        "</svg>"
-    )
-    return quote(svg, safe="=/:;,.+-")
-
-
-def _preview_size(image: Mapping[str, Any]) -> tuple[int, int]:
-    """The preview's shape (longest side PREVIEW_SIDE) scaled to the blur's viewBox."""
-    width, height = _dimensions(image, _largest(image, PRIMARY_FORMAT))
-    if width >= height:
-        w, h = PREVIEW_SIDE, max(1, round(PREVIEW_SIDE * height / width))
-    else:
-        w, h = max(1, round(PREVIEW_SIDE * width / height)), PREVIEW_SIDE
-    return w * _BLUR_SCALE, h * _BLUR_SCALE
+def _srcset(chosen: Chosen, fmt: str) -> str:
+    found = choice.variants(chosen.data, fmt)
+    if not found and fmt == chosen.fmt:
+        return str(chosen.data.get("srcset", ""))
+    return srcset_of(found, fmt)
 
 
 def _require_description(image: object) -> None:
@@ -222,33 +262,6 @@ def _require_description(image: object) -> None:
         )
 
 
-def _variants(image: Mapping[str, Any], fmt: str) -> list[dict[str, Any]]:
-    """The variants of one format, narrowest first; old manifests had WebP only."""
-    found = [{**v, "format": v.get("format", PRIMARY_FORMAT)} for v in image.get("variants") or ()]
-    return sorted((v for v in found if v["format"] == fmt), key=lambda v: int(v["width"]))
-
-
-def _largest(image: Mapping[str, Any], fmt: str) -> dict[str, Any] | None:
-    variants = _variants(image, fmt)
-    return variants[-1] if variants else None
-
-
-def _dimensions(image: Mapping[str, Any], largest: Mapping[str, Any] | None) -> tuple[int, int]:
-    """Width and height of ``src`` (the largest conversion), else of the source."""
-    box = largest if largest is not None else image
-    try:
-        return int(box["width"]), int(box["height"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TypeError("the image description has no usable width and height") from exc
-
-
-def _formats_in(image: Mapping[str, Any], wanted: Iterable[str]) -> list[str]:
-    """``wanted`` formats the image has, in the registry's preference order (smallest
-    files first: a browser takes the first <source> whose type it supports)."""
-    have = {v.get("format", PRIMARY_FORMAT) for v in image.get("variants") or ()}
-    return by_preference([fmt for fmt in wanted if fmt in have])
-
-
 # -- registration ------------------------------------------------------------------
 
 _DEFAULT = ImageHelpers()
@@ -256,6 +269,7 @@ _DEFAULT = ImageHelpers()
 srcset = _DEFAULT.srcset
 responsive_img = _DEFAULT.responsive_img
 picture = _DEFAULT.picture
+og_image = _DEFAULT.og_image
 
 
 def register(env: Environment, settings: Settings | None = None) -> ImageHelpers:
