@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageDraw
@@ -20,6 +22,8 @@ from PIL import Image, ImageDraw
 from imgsvc import ImageService, Settings, create_app
 from imgsvc.storage import FileStorage
 from imgsvc.templating import ImageHelpers
+
+from ..support import metadata as md
 
 VOID = frozenset({"img", "input", "source", "br", "meta", "link", "hr"})
 
@@ -30,7 +34,7 @@ class Node:
 
     tag: str
     attrs: dict[str, str]
-    parent: Node | None = None
+    parent: Node | None = field(default=None, repr=False)
     children: list[Node] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # every text inside, in order
 
@@ -197,3 +201,134 @@ def test_fragment_lists_every_format(tmp_path: Path) -> None:
         service.close()
     formats = re.findall(r"</a></td>\s*<td>(\w+)</td>", html)
     assert formats == ["avif"] * 3 + ["webp"] * 3
+
+
+HOSTILE = '<script>alert("x")</script> & "quoted" <b>'
+
+
+def test_fragment_shows_the_credit_as_read_only_fields(client: FlaskClient) -> None:
+    """Only the fields the source carries, in caption order, as read-only fields whose
+    values are the credit exactly (the parser decodes entities, as a browser does)."""
+    fields = {
+        (1, 90): [md.UTF8],
+        (2, 80): ["Zoë Ångström".encode()],
+        (2, 116): [HOSTILE.encode()],
+        (2, 120): [f"A caption: {HOSTILE}".encode()],
+    }
+    answer = client.post("/v1/images", data={"file": (io.BytesIO(md.jpeg(fields=fields)), "a.jpg")})
+    assert answer.status_code == 201, answer.json
+    image = answer.json
+    assert image["credit"] == {
+        "creator": "Zoë Ångström",
+        "copyright": HOSTILE,
+        "caption": f"A caption: {HOSTILE}",
+    }
+    html = client.get(f"/ui/images/{image['id']}").text
+    assert "<script>" not in html and "<b>" not in html  # escaped, not markup
+    fieldset = parse(html).find("fieldset", "credit")
+    assert fieldset is not None
+    assert [label.text for label in fieldset.find_all("label")] == [
+        "Creator",
+        "Copyright",
+        "Caption",
+    ]
+    controls = [n for n in fieldset.iter() if n.tag in ("input", "textarea")]
+    assert [(n.tag, n["id"], n["name"]) for n in controls] == [
+        ("input", "credit-creator", "creator"),
+        ("input", "credit-copyright", "copyright"),
+        ("textarea", "credit-caption", "caption"),
+    ]
+    assert all("readonly" in n.attrs for n in controls)
+    assert controls[0]["value"] == "Zoë Ångström"
+    assert controls[1]["value"] == HOSTILE
+    assert "".join(controls[2].texts) == f"A caption: {HOSTILE}"
+    for label in fieldset.find_all("label"):
+        assert fieldset.find(id=label["for"]) is not None
+
+
+def test_fragment_without_credit_has_no_credit_fields(client: FlaskClient) -> None:
+    image = upload(client)
+    assert image["credit"] == {}
+    html = client.get(f"/ui/images/{image['id']}").text
+    assert parse(html).find("fieldset") is None and "credit-" not in html
+
+
+def fragment_with(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch, **extra: Any
+) -> Node:
+    """The fragment of a fresh upload whose description also carries ``extra``: what a
+    manifest edited in the bucket (or written by another version) would answer."""
+    image = upload(client)
+    real = service.describe
+
+    def describe(media_id: str, base_url: str | None = None) -> dict[str, Any]:
+        return {**real(media_id, base_url), **extra}
+
+    monkeypatch.setattr(service, "describe", describe)
+    return parse(client.get(f"/ui/images/{image['id']}").text)
+
+
+def test_focus_marker_and_box_in_percent_of_the_preview(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    focus = {"x": 0.1, "y": 0.2, "w": 0.4, "h": 0.5, "source": "faces"}
+    tree = fragment_with(client, service, monkeypatch, focus=focus)
+    frame = tree.find("div", "focus-frame")
+    assert frame is not None and frame.children[0].tag == "img"  # the helper's markup first
+    marker, box = frame.find("span", "focus-marker"), frame.find("span", "focus-box")
+    assert marker is not None and box is not None
+    assert marker["style"] == "left:30.0%;top:45.0%"  # the centre of the box
+    assert marker["data-source"] == "faces"
+    assert box["style"] == "left:10.0%;top:20.0%;width:40.0%;height:50.0%"
+    assert tree.find(id="focus-value").text == "0.3, 0.45"  # type: ignore[union-attr]
+    assert tree.find(id="focus-source").text == "faces"  # type: ignore[union-attr]
+    form = tree.find("form", id="focus-form")
+    assert form is not None
+    inputs = {n["name"]: n for n in form.find_all("input")}
+    assert {k: (n["type"], n["min"], n["max"], n["value"]) for k, n in inputs.items()} == {
+        "x": ("number", "0", "1", "0.3"),
+        "y": ("number", "0", "1", "0.45"),
+    }
+    assert form.find("button", type="submit") is not None
+    assert tree.find(id="focus-reset") is None  # already the detected focus
+
+
+def test_an_editors_point_has_a_marker_and_a_way_back(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    focus = {"x": 0.25, "y": 0.75, "w": 0, "h": 0, "source": "editor"}
+    tree = fragment_with(client, service, monkeypatch, focus=focus)
+    marker = tree.find("span", "focus-marker")
+    assert marker is not None and marker["style"] == "left:25.0%;top:75.0%"
+    assert tree.find("span", "focus-box") is None  # a point has no box
+    assert tree.find("button", id="focus-reset") is not None
+
+
+@pytest.mark.parametrize(
+    "focus",
+    [
+        None,
+        "0.5,0.5",
+        {"x": "1);background:url(//evil)", "y": 0.5, "source": "editor"},
+        {"x": float("nan"), "y": 0.5, "source": "editor"},
+        {"x": 1.5, "y": 0.5, "source": "editor"},
+        {"x": -0.1, "y": 0.5, "source": "editor"},
+    ],
+)
+def test_no_marker_for_a_missing_or_unusable_focus(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch, focus: object
+) -> None:
+    tree = fragment_with(client, service, monkeypatch, focus=focus)
+    assert tree.find(class_="focus-marker") is None and tree.find(class_="focus-box") is None
+    assert not any("evil" in value for n in tree.iter() for value in n.attrs.values())
+    assert "No focus stored" in tree.find(id="focus-caption").text  # type: ignore[union-attr]
+    assert tree.find("form", id="focus-form") is not None  # it can still be set
+
+
+def test_an_unknown_source_is_not_echoed(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    focus = {"x": 0.5, "y": 0.5, "source": '"><img src=x onerror=alert(1)>'}
+    tree = fragment_with(client, service, monkeypatch, focus=focus)
+    assert tree.find("span", "focus-marker")["data-source"] == "unknown"  # type: ignore[index]
+    assert len(tree.find_all("img")) == 1
