@@ -69,6 +69,12 @@ class Node:
         found = self.find_all(tag, class_, **attrs)
         return found[0] if found else None
 
+    def one(self, tag: str | None = None, class_: str | None = None, **attrs: str) -> Node:
+        """The one element that matches; fails when there is none or several."""
+        found = self.find_all(tag, class_, **attrs)
+        assert len(found) == 1, f"{len(found)} matches for {tag} {class_} {attrs}"
+        return found[0]
+
     def inside(self, class_: str) -> bool:
         node = self.parent
         while node is not None and class_ not in node.classes:
@@ -280,8 +286,8 @@ def test_focus_marker_and_box_in_percent_of_the_preview(
     assert marker["style"] == "left:30.0%;top:45.0%"  # the centre of the box
     assert marker["data-source"] == "faces"
     assert box["style"] == "left:10.0%;top:20.0%;width:40.0%;height:50.0%"
-    assert tree.find(id="focus-value").text == "0.3, 0.45"  # type: ignore[union-attr]
-    assert tree.find(id="focus-source").text == "faces"  # type: ignore[union-attr]
+    assert tree.one(id="focus-value").text == "0.3, 0.45"
+    assert tree.one(id="focus-source").text == "faces"
     form = tree.find("form", id="focus-form")
     assert form is not None
     inputs = {n["name"]: n for n in form.find_all("input")}
@@ -321,7 +327,7 @@ def test_no_marker_for_a_missing_or_unusable_focus(
     tree = fragment_with(client, service, monkeypatch, focus=focus)
     assert tree.find(class_="focus-marker") is None and tree.find(class_="focus-box") is None
     assert not any("evil" in value for n in tree.iter() for value in n.attrs.values())
-    assert "No focus stored" in tree.find(id="focus-caption").text  # type: ignore[union-attr]
+    assert "No focus stored" in tree.one(id="focus-caption").text
     assert tree.find("form", id="focus-form") is not None  # it can still be set
 
 
@@ -330,5 +336,81 @@ def test_an_unknown_source_is_not_echoed(
 ) -> None:
     focus = {"x": 0.5, "y": 0.5, "source": '"><img src=x onerror=alert(1)>'}
     tree = fragment_with(client, service, monkeypatch, focus=focus)
-    assert tree.find("span", "focus-marker")["data-source"] == "unknown"  # type: ignore[index]
+    assert tree.one("span", "focus-marker")["data-source"] == "unknown"
     assert len(tree.find_all("img")) == 1
+
+
+def _crop(name: str, width: int, height: int, aspect: str) -> dict[str, Any]:
+    """A crop entry as the description carries it (two WebP widths)."""
+    base = f"http://localhost/media/x/conversions/{name}"
+    variants = [
+        {
+            "size": str(w),
+            "width": w,
+            "height": w * height // width,
+            "format": "webp",
+            "bytes": 9,
+            "key": f"x/{name}-{w}.webp",
+            "url": f"{base}-{w}.webp",
+        }
+        for w in (width // 2, width)
+    ]
+    return {
+        "aspect": aspect,
+        "box": [10, 20, 10 + width, 20 + height],
+        "width": width,
+        "height": height,
+        "format": "webp",
+        "srcset": ", ".join(f"{v['url']} {v['width']}w" for v in variants),
+        "src": variants[-1]["url"],
+        "variants": variants,
+    }
+
+
+def test_crops_side_by_side_with_the_helpers_markup(
+    app: Flask, client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crops = {"wide": _crop("wide", 960, 540, "16:9"), "square": _crop("square", 500, 500, "1:1")}
+    tree = fragment_with(client, service, monkeypatch, crops=crops)
+    image = service.describe(tree.one("section")["data-media-id"])
+    helpers = ImageHelpers.from_settings(app.extensions["imgsvc"].settings)
+    figures = tree.find_all("figure", "crop")
+    assert [f["data-crop"] for f in figures] == ["square", "wide"]  # by name
+    for figure, (name, sizes) in zip(
+        figures, [("square", "160px"), ("wide", "284px")], strict=True
+    ):
+        crop = crops[name]
+        img = figure.find("img")
+        assert img is not None and img["srcset"] == crop["srcset"] and img["src"] == crop["src"]
+        assert (img["width"], img["height"], img["sizes"]) == (
+            str(crop["width"]),
+            str(crop["height"]),
+            sizes,  # shown 160 px high: the slot is that wide
+        )
+        caption = figure.find("figcaption")
+        assert caption is not None
+        assert caption.one(class_="crop-name").text == name
+        assert caption.one(class_="crop-aspect").text == crop["aspect"]
+        assert (
+            caption.one(class_="crop-size").text
+            == f"{crop['width']} \N{MULTIPLICATION SIGN} {crop['height']}"
+        )
+        snippet = figure.find("code", "crop-snippet")
+        expected = helpers.responsive_img(image, crop=name, sizes=sizes)
+        assert snippet is not None and "".join(snippet.texts) == str(expected)
+    html = client.get(f"/ui/images/{image['id']}").text
+    for name, sizes in (("square", "160px"), ("wide", "284px")):
+        assert str(helpers.responsive_img(image, crop=name, sizes=sizes)) in html  # verbatim
+
+
+def test_no_crops_section_without_crops(
+    client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = {
+        "bad": {"width": "wide", "height": 1},
+        "zero": {**_crop("zero", 10, 10, "1:1"), "height": 0},
+    }
+    for crops in ({}, None, broken):
+        tree = fragment_with(client, service, monkeypatch, crops=crops)
+        assert tree.find(class_="crops") is None and tree.find("figure", "crop") is None
+        monkeypatch.undo()
