@@ -187,7 +187,7 @@ def art_entries(art: Art | None) -> list[tuple[str, str, str | None]]:
 def _focus_centre(focus: Any) -> tuple[float, float] | None:
     if not isinstance(focus, Mapping):
         return None
-    values = [focus.get(k, 0) for k in ("x", "y", "w", "h")]
+    values = [focus.get("x"), focus.get("y"), focus.get("w", 0), focus.get("h", 0)]
     if not all(_fraction(v) for v in values):
         return None
     x, y, w, h = (float(v) for v in values)
