@@ -93,13 +93,19 @@
     const box = img.getBoundingClientRect();
     const x = round((event.clientX - box.left) / box.width);
     const y = round((event.clientY - box.top) / box.height);
-    const marker = result.querySelector(".focus-marker");
-    if (marker) {  // shown at once; the answer re-renders it
-      marker.dataset.stored ??= marker.getAttribute("style");
-      marker.style.left = `${x * 100}%`;
-      marker.style.top = `${y * 100}%`;
-      marker.classList.add("is-pending");
+    let marker = result.querySelector(".focus-marker");
+    if (!marker) {  // a set stored before focal points: none yet
+      marker = document.createElement("span");
+      marker.className = "focus-marker";
+      marker.setAttribute("aria-hidden", "true");
+      marker.dataset.stored = "display:none";
+      img.after(marker);
     }
+    // Shown at once; the answer re-renders it (or an error puts it back).
+    marker.dataset.stored ??= marker.getAttribute("style");
+    marker.style.left = `${x * 100}%`;
+    marker.style.top = `${y * 100}%`;
+    marker.classList.add("is-pending");
     setFocus(`${x},${y}`);
   }
 
@@ -140,7 +146,8 @@
       const image = await response.json();
       await showImage(image.id);
       const crops = Object.keys(image.crops || {}).length;
-      setStatus(`Focus ${focusText(image.focus)}; ${crops} crop${crops === 1 ? "" : "s"} rewritten.`);
+      const rewritten = crops ? `; ${crops} crop${crops === 1 ? "" : "s"} rewritten` : "";
+      setStatus(`Focus ${focusText(image.focus)}${rewritten}.`);
     } catch (err) {
       setStatus(`The focus was not saved: ${err.message}`, true);
       section.removeAttribute("aria-busy");
