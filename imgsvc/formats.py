@@ -31,8 +31,9 @@ class Format:
     Pillow's ``open(formats=...)`` and ``save`` take. ``source`` says imgsvc accepts
     it as an upload, ``output`` that it can encode conversions in it. ``animated``
     sources may have frames (a multi-frame JPEG is a stereo pair, not a movie);
-    an ``animated`` output keeps them. ``rank``: smaller files first, as a browser
-    takes the first ``<source>`` it supports.
+    an ``animated`` output keeps them. An output without ``alpha`` gets transparency
+    flattened onto white. ``rank``: smaller files first, as a browser takes the first
+    ``<source>`` it supports.
     """
 
     name: str
@@ -42,12 +43,26 @@ class Format:
     source: bool
     output: bool
     animated: bool = False
+    alpha: bool = True
     max_side: int = 65535
     encoder: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     rank: int = 100
 
 
-JPEG = Format("jpeg", "JPEG", "jpg", "image/jpeg", source=True, output=False)
+#: As an output, for social cards and mail (LinkedIn and many mail clients take no
+#: WebP): progressive, Huffman tables optimised (smaller at no loss), 4:2:0, sRGB with
+#: no profile (the pipeline converts to sRGB), transparency flattened onto white.
+JPEG = Format(
+    "jpeg",
+    "JPEG",
+    "jpg",
+    "image/jpeg",
+    source=True,
+    output=True,
+    alpha=False,
+    encoder=MappingProxyType({"progressive": True, "optimize": True, "subsampling": "4:2:0"}),
+    rank=2,
+)
 PNG = Format("png", "PNG", "png", "image/png", source=True, output=False, animated=True)
 GIF = Format("gif", "GIF", "gif", "image/gif", source=True, output=False, animated=True)
 #: ``method`` 4 of libwebp's 0-6: the speed/size point sharp and cwebp default to.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .formats import PRIMARY, WEBP_MAX_SIDE
+from .pipeline.crop import Crop, parse_crops
 from .pipeline.plan import DEFAULT_SIZES, Size
 from .settings_rules import coerce, read_toml, validate
 
@@ -38,6 +39,8 @@ class Settings:
     sizes: tuple[Size, ...] = DEFAULT_SIZES
     webp_quality: int = 80
     avif_quality: int = 60
+    #: Wagtail's default JPEG quality; JPEG is written only where asked (a social crop).
+    jpeg_quality: int = 85
     formats: tuple[str, ...] = (PRIMARY.name,)
     max_upload_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
@@ -77,6 +80,14 @@ class Settings:
     quality_target: float | None = None
     quality_min: int = 50
     quality_max: int = 95
+    #: ``[[crops]]`` profiles (``pipeline/crop.py``): each converted beside the main set.
+    crops: tuple[Crop, ...] = ()
+    #: Embed creator, credit and copyright (only those) as XMP in every output.
+    keep_rights_metadata: bool = True
+    #: Look for a focus (faces, attention) when the editor gave none: ``auto`` when
+    #: crops are configured (the only output that depends on it; looking costs about
+    #: half an upload's CPU), ``on`` always (for ``fit="cover"``), ``off`` never.
+    focus_detection: str = "auto"
     celery_namespace: str = "imgsvc"
     celery_batch_size: int = 10
     celery_max_queued: int = 50
@@ -119,7 +130,8 @@ class Settings:
         """Validate and fill the defaults that depend on other settings."""
         validate({f.name: getattr(self, f.name) for f in fields(self)})
         base = self.public_base_url or _default_public_base(self)
-        return replace(self, public_base_url=base.rstrip("/"))
+        crops = parse_crops(self.crops)  # an override may give tables, as TOML does
+        return replace(self, public_base_url=base.rstrip("/"), crops=crops)
 
     @property
     def primary_format(self) -> str:

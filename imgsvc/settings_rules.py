@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .formats import OUTPUT_FORMATS, PRIMARY, WEBP_MAX_SIDE
+from .pipeline.crop import parse_crops
 from .pipeline.plan import Size
 
 _SIZE_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -82,6 +83,8 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
     "webhook_retry_backoff": lambda n, v: _as_seconds(n, v),
     "webhook_timeout": lambda n, v: _as_seconds(n, v),
     "quality_target": lambda n, v: _as_score(n, v),
+    "keep_rights_metadata": lambda n, v: _as_bool(n, v),
+    "crops": lambda _n, v: parse_crops(v),
 }
 
 
@@ -103,7 +106,11 @@ def _env_name(name: str) -> str:
     return f"IMGSVC_{name.upper()}"
 
 
-_CHOICES = {"storage": ("file", "s3"), "s3_conditional_writes": ("auto", "on", "off")}
+_CHOICES = {
+    "storage": ("file", "s3"),
+    "s3_conditional_writes": ("auto", "on", "off"),
+    "focus_detection": ("auto", "on", "off"),
+}
 
 
 def validate(s: Mapping[str, Any]) -> None:
@@ -127,8 +134,8 @@ def validate(s: Mapping[str, Any]) -> None:
         need(bool(_SIZE_NAME.match(size.name)), "sizes", f"bad size name {size.name!r}")
         need(1 <= size.width <= WEBP_MAX_SIDE, "sizes", f"width {size.width} out of 1..16383")
     need(widths == sorted(set(widths)), "sizes", f"widths must ascend strictly, got {widths}")
-    need(0 <= s["webp_quality"] <= 100, "webp_quality", "must be within 0..100")
-    need(0 <= s["avif_quality"] <= 100, "avif_quality", "must be within 0..100")
+    for fmt in OUTPUT_FORMATS:
+        need(0 <= s[f"{fmt}_quality"] <= 100, f"{fmt}_quality", "must be within 0..100")
     primary = PRIMARY.name
     need(primary in s["formats"], "formats", f"must include {primary!r} (the srcset format)")
     for fmt in s["formats"]:

@@ -49,7 +49,7 @@ def test_max_side_is_that_of_the_most_limited_format() -> None:
 
 def test_source_and_output_formats() -> None:
     assert formats.SOURCE_FORMATS == ("jpeg", "png", "gif", "webp", "avif")
-    assert formats.OUTPUT_FORMATS == ("webp", "avif")
+    assert formats.OUTPUT_FORMATS == ("jpeg", "webp", "avif")
     assert formats.PRIMARY.name in formats.OUTPUT_FORMATS
     assert formats.get("webp") is formats.WEBP
     with pytest.raises(KeyError):

@@ -9,11 +9,14 @@ package in a fresh interpreter and proves the rule.
 The data flows in this order::
 
     receive   format from the bytes, every limit from the header (receive.py)
-    plan      which widths: the no-upscale rule (plan.py)
+    plan      which widths: the no-upscale rule (plan.py), the crops' (framing.py)
     STEPS     for a still, and for every frame of an animation:
                 draft -> load -> plain_cmyk -> working_mode      (stage "decode")
                 resize -> unpremultiply -> to_srgb -> orient     (stage "resize")
-    encode    each smaller width from the next larger, every format (encode.py)
+    credit    creator, credit, copyright, caption, source (rights.py)
+    focus     the editor's, or faces / attention / centre (framing.py, focus.py)
+    encode    each smaller width from the next larger, every format, the rights
+              XMP in each (encode.py); then each crop, cut around the focus
     placeholder  a tiny preview from the smallest conversion (placeholder.py)
 
 Each step is a small function that returns the frame untouched when it has nothing
@@ -33,21 +36,25 @@ from operator import attrgetter
 from PIL import Image
 
 from ..errors import ImageRefused, ImgsvcError, InvalidImage
-from . import colour, decode, orient, resize
+from . import colour, decode, framing, orient, resize
 from .config import Output, PipelineConfig
-from .encode import Animation, EncodedVariant, cascade
+from .encode import Animation, EncodedVariant, cascade, output_formats
+from .focus import CENTRE, Focus
 from .frame import Frame, Step
+from .framing import CroppedSet, Framing
 from .placeholder import Placeholder, make_placeholder
-from .plan import PlannedVariant, plan_variants
+from .plan import plan_variants
 from .receive import SourceInfo, open_image
-from .rights import Credit, read_credit
+from .rights import Credit, read_credit, xmp_packet
 from .version import PIPELINE_VERSION
 
 __all__ = [
     "PIPELINE_VERSION",
     "STEPS",
     "Conversion",
+    "CroppedSet",
     "EncodedVariant",
+    "Focus",
     "Output",
     "PipelineConfig",
     "SourceInfo",
@@ -74,6 +81,9 @@ class Conversion:
     placeholder: Placeholder
     #: Who made the picture and who owns it, from the source's IPTC IIM and XMP.
     credit: Credit = field(default_factory=Credit)
+    #: What the crops were placed around: the editor's, a detected one, or the centre.
+    focus: Focus = CENTRE
+    crops: tuple[CroppedSet, ...] = ()
 
 
 #: Times a named stage (``decode``, ``resize``, ``encode``) as a ``with`` block; the
@@ -86,21 +96,34 @@ def _untimed(_stage: str) -> Iterator[None]:
     yield
 
 
-def convert(data: bytes, config: PipelineConfig, stage: StageTimer = _untimed) -> Conversion:
-    """Convert one source into every planned width and configured format.
+def convert(
+    data: bytes, config: PipelineConfig, stage: StageTimer = _untimed, focus: Focus | None = None
+) -> Conversion:
+    """Convert one source into every planned width and configured format, and every
+    crop around ``focus`` (the editor's; None lets ``framing.choose_focus`` decide).
 
     Raises the receiver's errors for refused input (``UploadTooLarge``,
     ``UnsupportedFormat``, ``InvalidImage``, ``ImageRefused``) and ``InvalidImage``
     when the pixels themselves turn out to be truncated or corrupt.
     """
     im, source = open_image(data, config.limits)
-    plan = plan_variants(source.width, source.height, config.output.sizes, config.output.max_side)
+    output = config.output
+    plan = plan_variants(source.width, source.height, output.sizes, output.max_side)
+    framings = framing.frame_crops(source.width, source.height, output)
+    work = framing.working_size(source.width, source.height, plan[-1], framings)
     try:
-        tops, animation = _run_steps(im, source, plan[-1], config, stage)
-        with stage("encode"):
-            variants, smallest = cascade(tops, plan, config.output, animation)
-        placeholder = make_placeholder(smallest)
+        frames, animation = _run_steps(im, source, work, config, stage)
         credit = read_credit(im)  # the opened source, loaded: PNG text may follow the pixels
+        xmp = None if output.strip_rights else xmp_packet(credit)
+        with stage("focus"):
+            chosen = framing.choose_focus(frames[0], focus, config.detect_focus)
+        with stage("encode"):
+            tops = framing.main_frames(frames, plan[-1])
+            variants, smallest = cascade(tops, plan, output, animation, xmp)
+            crops = tuple(
+                _crop(frames, source, f, chosen, output, animation, xmp) for f in framings
+            )
+        placeholder = make_placeholder(smallest)
     except ImgsvcError:
         raise
     except Image.DecompressionBombError as exc:
@@ -111,18 +134,37 @@ def convert(data: bytes, config: PipelineConfig, stage: StageTimer = _untimed) -
         raise InvalidImage(f"the {source.format.upper()} data cannot be decoded: {exc}") from exc
     finally:
         im.close()
-    return Conversion(source, variants, placeholder, credit)
+    return Conversion(source, variants, placeholder, credit, chosen, crops)
+
+
+def _crop(
+    frames: list[Image.Image],
+    source: SourceInfo,
+    plan: Framing,
+    focus: Focus,
+    main: Output,
+    animation: Animation | None,
+    xmp: bytes | None,
+) -> CroppedSet:
+    """One crop's conversions. An animation whose crop asks only for formats that
+    cannot animate (a JPEG social card of a GIF) gets its first frame, still."""
+    output = plan.crop.output(main)
+    if animation is not None and not output_formats(output, animation):
+        frames, animation = frames[:1], None
+    box, tops = framing.cut_frames(frames, (source.width, source.height), plan, focus)
+    variants, _ = cascade(tops, plan.plan, output, animation, xmp)
+    return CroppedSet(plan.crop.name, plan.crop.aspect, box, variants)
 
 
 def _run_steps(
     im: Image.Image,
     source: SourceInfo,
-    largest: PlannedVariant,
+    size: tuple[int, int],
     config: PipelineConfig,
     stage: StageTimer,
 ) -> tuple[list[Image.Image], Animation | None]:
-    """Every frame through ``STEPS``: the largest planned width, upright, in sRGB."""
-    target = orient.as_stored((largest.width, largest.height), source.orientation)
+    """Every frame through ``STEPS``: at the working ``size``, upright, in sRGB."""
+    target = orient.as_stored(size, source.orientation)
     icc = im.info.get("icc_profile")
     if not source.animated:
         frame = Frame(im, source, target, icc, still=True)

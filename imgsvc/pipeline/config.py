@@ -14,6 +14,9 @@ Two parts, because they play different roles:
   the others' recipe stays as it was.
 - ``Limits``: what the receiver refuses (bytes, pixels, frames). They decide whether
   an image is converted, never how, so they are not in the fingerprint.
+- ``detect_focus``: whether a conversion without an editor's focus looks for one. It
+  changes bytes only through the crops, so the fingerprint holds it only there
+  (``Output.centred``); without crops it changes the description alone.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ class Output:
     formats: Mapping[str, int]
     webp_method: int = WEBP.encoder["method"]
     target: tuple[float, int, int] | None = None
+    #: The ``[[crops]]`` profiles, resolved; None without any.
+    crops: tuple[CropOutput, ...] | None = None
+    #: True when outputs carry no rights XMP (``keep_rights_metadata = false``).
+    strip_rights: bool | None = None
+    #: True when crops are placed on the centre, never on a detected focus.
+    centred: bool | None = None
 
     def quality(self, fmt: str) -> int:
         return self.formats[fmt]
@@ -83,19 +92,51 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
+class CropOutput:
+    """One crop profile as the pipeline makes it: sizes and format qualities resolved."""
+
+    name: str
+    aspect: tuple[int, int]
+    sizes: tuple[Size, ...]
+    formats: Mapping[str, int]
+
+    def output(self, main: Output) -> Output:
+        """The ``Output`` its conversions are encoded with (the main encoder settings)."""
+        return Output(self.sizes, self.formats, main.webp_method, main.target)
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineConfig:
     output: Output
     limits: Limits
+    detect_focus: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
+        crops = tuple(
+            CropOutput(
+                c.name,
+                c.aspect,
+                c.sizes(settings.sizes),
+                MappingProxyType(
+                    {f: settings.quality_for(f) for f in c.formats or settings.formats}
+                ),
+            )
+            for c in settings.crops
+        )
+        detect = settings.focus_detection == "on" or (
+            settings.focus_detection == "auto" and bool(crops)
+        )
         output = Output(
             sizes=tuple(settings.sizes),
             formats=MappingProxyType({f: settings.quality_for(f) for f in settings.formats}),
             target=_target(settings),
+            crops=crops or None,
+            strip_rights=None if settings.keep_rights_metadata else True,
+            centred=True if crops and not detect else None,
         )
         limits = Limits(settings.max_upload_bytes, settings.max_pixels, settings.max_frames)
-        return cls(output, limits)
+        return cls(output, limits, detect)
 
     @property
     def fingerprint(self) -> str:

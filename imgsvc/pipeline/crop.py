@@ -1,16 +1,25 @@
-"""Crop geometry: where a crop of a given aspect lies, and at which widths it is made.
+"""Crops: the ``[[crops]]`` profiles, where a crop of a given aspect lies, and at
+which widths it is made.
 
 Pure arithmetic on integers and fractions, no imaging library: the pipeline cuts
 the upright image at ``crop_box`` and resizes the cut like any source. The widths
 follow the main set's no-upscale rule, which lives in ``plan.py`` and only there.
+
+A profile (``Crop``) is validated once, when the settings are built: a name that is
+safe in a key and unique, an aspect, optional widths and formats. Its name is a
+folder of its own in the key layout (``storage/keys.py``), so no crop key can equal
+a key of the main set or of another crop.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from .. import formats
 from ..errors import ConfigError
 from .focus import Focus
 from .plan import Size, plan_variants
@@ -20,6 +29,91 @@ MAX_ASPECT_TERM = 10_000
 #: Bound on how elongated a crop may be (a 970:90 leaderboard is under 11:1).
 MAX_ELONGATION = 20
 _ASPECT = re.compile(r"\s*(\d{1,5})\s*:\s*(\d{1,5})\s*")
+#: A crop's name is a folder in its keys and a key of the description.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_PROFILE_KEYS = frozenset({"name", "aspect", "widths", "formats"})
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """One ``[[crops]]`` profile: a name, an aspect, and optionally its own widths
+    (else the main sizes') and formats (else the main ones)."""
+
+    name: str
+    aspect: tuple[int, int]
+    widths: tuple[int, ...] | None = None
+    formats: tuple[str, ...] | None = None
+
+    @property
+    def aspect_text(self) -> str:
+        return f"{self.aspect[0]}:{self.aspect[1]}"
+
+    def sizes(self, main: Sequence[Size]) -> tuple[Size, ...]:
+        """The sizes it is planned at: its widths named by their number, else the main sizes."""
+        if self.widths is None:
+            return tuple(main)
+        return tuple(Size(str(w), w) for w in self.widths)
+
+
+def parse_crops(value: Any) -> tuple[Crop, ...]:
+    """The ``crops`` setting from TOML tables (or ``Crop`` records, kept as they are).
+
+    Raises ``ConfigError`` naming the crop and the field for a table that is not one,
+    an unknown field, a name that is not 1-32 of ``a-z 0-9 _ -`` (starting with a
+    letter or digit) or is repeated, a bad aspect (``parse_aspect``), widths that are
+    not positive integers within the largest side WebP takes, or formats the registry
+    cannot write.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ConfigError("crops: expected [[crops]] tables in the TOML file")
+    crops = tuple(item if isinstance(item, Crop) else _profile(item) for item in value)
+    names = [c.name for c in crops]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"crops: names must be unique, got {names}")
+    return crops
+
+
+def _profile(item: Any) -> Crop:
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"crops: each crop is a table with name and aspect, got {item!r}")
+    name = item.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"crops: name must be 1-32 of a-z, 0-9, _ and -, got {name!r}")
+    unknown = sorted(set(item) - _PROFILE_KEYS)
+    if unknown:
+        raise ConfigError(f"crops[{name}]: unknown field(s) {', '.join(unknown)}")
+    aspect = item.get("aspect")
+    if not isinstance(aspect, str):
+        raise ConfigError(f'crops[{name}].aspect: expected "W:H", got {aspect!r}')
+    return Crop(name, parse_aspect(aspect, name), _widths(name, item), _formats(name, item))
+
+
+def _widths(name: str, item: Mapping[str, Any]) -> tuple[int, ...] | None:
+    widths = item.get("widths")
+    if widths is None:
+        return None
+    ok = isinstance(widths, Sequence) and not isinstance(widths, str) and bool(widths)
+    if not ok or not all(type(w) is int and 1 <= w <= formats.WEBP_MAX_SIDE for w in widths):
+        raise ConfigError(
+            f"crops[{name}].widths: expected integers in 1..{formats.WEBP_MAX_SIDE}, got {widths!r}"
+        )
+    return tuple(sorted(set(widths)))
+
+
+def _formats(name: str, item: Mapping[str, Any]) -> tuple[str, ...] | None:
+    names = item.get("formats")
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+        raise ConfigError(f'crops[{name}].formats: expected a list such as ["jpeg"], got {names!r}')
+    chosen = tuple(dict.fromkeys(str(n).lower() for n in names))
+    unknown = [n for n in chosen if n not in formats.OUTPUT_FORMATS]
+    if unknown:
+        raise ConfigError(
+            f"crops[{name}].formats: cannot write {unknown}; "
+            f"output formats are {list(formats.OUTPUT_FORMATS)}"
+        )
+    return chosen
 
 
 def parse_aspect(text: str, crop: str = "") -> tuple[int, int]:

@@ -25,6 +25,7 @@ from .. import formats
 from .config import Output
 from .plan import PlannedVariant
 from .resize import THREADS, downscale
+from .rights import save_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,12 @@ def cascade(
     plan: Sequence[PlannedVariant],
     output: Output,
     animation: Animation | None,
+    xmp: bytes | None = None,
 ) -> tuple[list[EncodedVariant], Image.Image]:
     """Derive each smaller width from the next larger one; encode each as soon as it
     exists. Returns the variants (in configured format order, narrowest first) and
     the smallest image (the first frame of an animation), for the placeholder.
+    ``xmp``: the rights packet every output carries (``rights.xmp_packet``), or None.
     """
     names = output_formats(output, animation)
     targeted = output.target is not None and animation is None
@@ -79,10 +82,10 @@ def cascade(
                 widths.append((step, current))
             else:
                 for name in names:
-                    jobs.append(pool.submit(_fixed, step, current, name, output, animation))
+                    jobs.append(pool.submit(_fixed, step, current, name, output, animation, xmp))
         if targeted:
             widths.reverse()
-            jobs = [pool.submit(_targeted, widths, name, output) for name in names]
+            jobs = [pool.submit(_targeted, widths, name, output, xmp) for name in names]
         results = [variant for job in jobs for variant in job.result()]
     order = {name: i for i, name in enumerate(output.formats)}
     return sorted(results, key=lambda v: (order[v.format], v.width)), current[0]
@@ -94,14 +97,18 @@ def _fixed(
     fmt: str,
     output: Output,
     animation: Animation | None,
+    xmp: bytes | None,
 ) -> list[EncodedVariant]:
     q = output.quality(fmt)
-    data = encode(frames, fmt, q, animation)
+    data = encode(frames, fmt, q, animation, xmp)
     return [EncodedVariant(step.size, step.width, step.height, fmt, data, q)]
 
 
 def _targeted(
-    widths: list[tuple[PlannedVariant, list[Image.Image]]], fmt: str, output: Output
+    widths: list[tuple[PlannedVariant, list[Image.Image]]],
+    fmt: str,
+    output: Output,
+    xmp: bytes | None = None,
 ) -> list[EncodedVariant]:
     """Every width of one still in ``fmt`` at the quality ``quality.choose_widths``
     finds for the target; how it searches is that module's business."""
@@ -111,7 +118,7 @@ def _targeted(
     images = [frames[0] for _, frames in widths]
 
     def trial(index: int, q: int) -> bytes:
-        return encode(widths[index][1], fmt, q, None)
+        return encode(widths[index][1], fmt, q, None, xmp)
 
     choices = quality.choose_widths(
         images, trial, quality.Target(*output.target), output.quality(fmt)
@@ -122,8 +129,15 @@ def _targeted(
     ]
 
 
-def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animation | None) -> bytes:
-    """One output file; nothing of the source's metadata may reach it.
+def encode(
+    frames: list[Image.Image],
+    fmt: str,
+    quality: int,
+    animation: Animation | None,
+    xmp: bytes | None = None,
+) -> bytes:
+    """One output file; nothing of the source's metadata may reach it but ``xmp``, the
+    rights packet (creator, credit, copyright) built by ``rights.xmp_packet``.
 
     The cascade hands the same frames to every format's job at once, and Pillow's
     ``save`` keeps its parameters on the image object while it encodes
@@ -134,9 +148,9 @@ def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animati
     """
     record = formats.get(fmt)
     buf = io.BytesIO()
-    first = frames[0].copy()
+    first = frames[0].copy() if record.alpha else _flattened(frames[0])
     first.info = {}
-    params: dict[str, Any] = {"quality": quality, **record.encoder}
+    params: dict[str, Any] = {"quality": quality, **record.encoder, **save_params(fmt, xmp)}
     if animation is not None:
         params.update(
             save_all=True,
@@ -149,6 +163,16 @@ def encode(frames: list[Image.Image], fmt: str, quality: int, animation: Animati
     if animation is not None and fmt == formats.WEBP.name:
         data = declare_alpha(data, frames)
     return data
+
+
+def _flattened(im: Image.Image) -> Image.Image:
+    """``im`` for a format without alpha: transparency composited onto white (what a
+    page behind a social card or a mail most often is), else the image as RGB or L."""
+    if "A" in im.mode or im.mode == "P":
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
 
 
 #: The alpha bit of the flags of a WebP file's VP8X chunk (the WebP container spec).

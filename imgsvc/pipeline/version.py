@@ -60,6 +60,13 @@ def _animated(manifest: Mapping[str, Any]) -> bool:
     return not isinstance(frames, int) or frames > 1  # malformed: re-converting mends it
 
 
+def _credited(manifest: Mapping[str, Any]) -> bool:
+    credit = manifest.get("credit")
+    if not isinstance(credit, Mapping):
+        return True  # made before the credit was recorded: it may have had one
+    return any(credit.get(k) for k in ("creator", "credit", "copyright"))
+
+
 REVISIONS: tuple[Revision, ...] = (
     Revision(
         3,
@@ -78,6 +85,15 @@ REVISIONS: tuple[Revision, ...] = (
         "so every animation made before is outdated (the opaque ones re-convert to the "
         "same bytes).",
         stored=_animated,
+    ),
+    Revision(
+        3,
+        3,
+        "Outputs carry an XMP packet with the source's creator, credit and copyright "
+        "(keep_rights_metadata, issue 12); a source without them gives the same bytes. "
+        "Sets recorded with such a credit are outdated, and so is every set made before "
+        "manifests recorded the credit (they cannot tell; most re-convert to the same bytes).",
+        stored=_credited,
     ),
 )
 

@@ -56,30 +56,49 @@ def test_revisions_count_within_this_pipeline_version() -> None:
     assert len(REVISIONS) == PIPELINE_REVISION
 
 
-def _manifest(frames: int, revision: int | None, fingerprint: str) -> dict[str, object]:
+NO_CREDIT: dict[str, str] = {}
+RIGHTS = {"creator": "Jane Doe"}
+CAPTION = {"caption": "A protest in the square"}  # editorial, not carried by outputs
+
+
+def _manifest(
+    frames: int, revision: int | None, fingerprint: str, credit: dict[str, str] | None = NO_CREDIT
+) -> dict[str, object]:
     manifest = json.loads((DATA / "manifest-v3-before-layout.json").read_text())
     manifest.update(frames=frames, fingerprint=fingerprint)
     if revision is not None:
         manifest["pipeline_revision"] = revision
+    if credit is not None:
+        manifest["credit"] = credit
     return manifest
 
 
 @pytest.mark.parametrize(
-    ("frames", "revision", "current"),
+    ("frames", "revision", "credit", "current"),
     [
-        (1, None, True),  # a still made before revisions were recorded
-        (3, None, False),  # an animation made before revision 2 (it may have lost alpha)
-        (3, 1, False),
-        (3, 2, True),
-        (1, 2, True),
+        (1, None, NO_CREDIT, True),  # a still made before revisions were recorded
+        (3, None, NO_CREDIT, False),  # an animation before revision 2 (it may have lost alpha)
+        (3, 1, NO_CREDIT, False),
+        (3, 2, NO_CREDIT, True),
+        (1, 2, NO_CREDIT, True),
+        # revision 3: outputs carry the rights XMP
+        (1, 2, RIGHTS, False),
+        (1, 2, CAPTION, True),
+        (1, 2, None, False),  # made before the credit was recorded: it may have had one
+        (1, 3, RIGHTS, True),
     ],
 )
 def test_a_stored_revision_outdates_only_the_sets_it_changed(
-    tmp_path: Path, frames: int, revision: int | None, current: bool
+    tmp_path: Path,
+    frames: int,
+    revision: int | None,
+    credit: dict[str, str] | None,
+    current: bool,
 ) -> None:
     service = ImageService(Settings.load({}, file_root=tmp_path), FileStorage(tmp_path))
     try:
-        assert service.is_current(_manifest(frames, revision, service.fingerprint)) is current
+        manifest = _manifest(frames, revision, service.fingerprint, credit)
+        assert service.is_current(manifest) is current
         assert not service.is_current(_manifest(frames, PIPELINE_REVISION, "0" * 16))
     finally:
         service.close()
@@ -95,7 +114,10 @@ def test_avif_and_webp_sets_made_before_revision_1_are_outdated(tmp_path: Path) 
         service.close()
 
 
-def test_a_manifest_written_before_the_refactor_is_still_current(tmp_path: Path) -> None:
+def test_a_manifest_written_before_the_refactor_keeps_its_fingerprint(tmp_path: Path) -> None:
+    """The refactor changed no fingerprint. Such a manifest predates the recorded credit,
+    so revision 3 (rights XMP in outputs) outdates it, and only that revision: with a
+    credit without rights fields recorded, the same manifest is current."""
     manifest = json.loads((DATA / "manifest-v3-before-layout.json").read_text())
     for settings in (
         Settings.load({}, file_root=tmp_path),
@@ -103,7 +125,9 @@ def test_a_manifest_written_before_the_refactor_is_still_current(tmp_path: Path)
     ):
         service = ImageService(settings, FileStorage(tmp_path))
         try:
-            assert service.is_current(manifest)
+            assert manifest["fingerprint"] == service.fingerprint
+            assert not service.is_current(manifest)
+            assert service.is_current({**manifest, "credit": {}})
         finally:
             service.close()
 
@@ -113,7 +137,8 @@ def test_every_output_field_is_in_the_recipe() -> None:
     recipe = output.recipe()
     assert recipe["pipeline"] == PIPELINE_VERSION
     optional = {f.name for f in dataclasses.fields(Output) if getattr(output, f.name) is None}
-    assert optional == {"target"}  # unset by default: left out of the recipe
+    # unset by default: left out of the recipe
+    assert optional == {"target", "crops", "strip_rights", "centred"}
     assert set(recipe) == {"pipeline"} | {f.name for f in dataclasses.fields(Output)} - optional
 
 
@@ -124,9 +149,30 @@ def test_each_output_setting_moves_the_fingerprint() -> None:
         dataclasses.replace(base, formats={"webp": 81}),
         dataclasses.replace(base, webp_method=6),
         dataclasses.replace(base, target=(70.0, 50, 95)),
+        dataclasses.replace(base, strip_rights=True),
+        PipelineConfig.from_settings(Settings.load({}, crops=[SQUARE])).output,
+        PipelineConfig.from_settings(Settings.load({}, crops=[{**SQUARE, "aspect": "4:3"}])).output,
+        PipelineConfig.from_settings(Settings.load({}, crops=[{**SQUARE, "widths": [480]}])).output,
+        PipelineConfig.from_settings(
+            Settings.load({}, crops=[SQUARE], focus_detection="off")
+        ).output,
     ]
     prints = {base.fingerprint(), *(o.fingerprint() for o in changed)}
     assert len(prints) == 1 + len(changed)
+
+
+SQUARE = {"name": "square", "aspect": "1:1"}
+
+
+def test_focus_detection_without_crops_changes_no_fingerprint() -> None:
+    """Without crops no byte depends on the focus: looking for one only adds to the
+    description, so it cannot outdate a library."""
+    default = PipelineConfig.from_settings(Settings.load({}))
+    looking = PipelineConfig.from_settings(Settings.load({}, focus_detection="on"))
+    assert (default.detect_focus, looking.detect_focus) == (False, True)
+    assert looking.fingerprint == default.fingerprint == "9cbe8f84a1806074"
+    cropping = PipelineConfig.from_settings(Settings.load({}, crops=[SQUARE]))
+    assert cropping.detect_focus
 
 
 def test_limits_do_not_outdate_a_library() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 from pathlib import Path
 
@@ -257,15 +258,23 @@ def assert_no_metadata(data: bytes) -> None:
     assert not {"exif", "xmp", "icc_profile", "comment"} & set(info)
 
 
+@pytest.fixture
+def stripping(settings: Settings) -> Settings:
+    """``keep_rights_metadata`` off: no metadata at all may reach an output (with it on,
+    the source's creator would: ``test_rights_outputs.py``)."""
+    return dataclasses.replace(settings, keep_rights_metadata=False)
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "PNG", "GIF"])
-def test_outputs_carry_no_exif_xmp_icc_or_comment(settings: Settings, fmt: str) -> None:
+def test_outputs_carry_no_exif_xmp_icc_or_comment(stripping: Settings, fmt: str) -> None:
     source = images.with_metadata(fmt)
     assert b"SECRET" in source
-    for variant in convert(source, settings).variants:
+    for variant in convert(source, stripping).variants:
         assert_no_metadata(variant.data)
 
 
-def test_animated_outputs_carry_no_metadata(settings: Settings) -> None:
+def test_animated_outputs_carry_no_metadata(stripping: Settings) -> None:
+    settings = stripping
     source = images.animation(
         "WEBP", size=(40, 30), exif=images.exif_with_gps().tobytes(), xmp=images.XMP,
         icc_profile=images.display_p3(),
@@ -275,7 +284,9 @@ def test_animated_outputs_carry_no_metadata(settings: Settings) -> None:
 
 
 def test_avif_outputs_carry_no_metadata(tmp_path: Path) -> None:
-    settings = Settings.load({}, file_root=tmp_path, formats=("webp", "avif"))
+    settings = Settings.load(
+        {}, file_root=tmp_path, formats=("webp", "avif"), keep_rights_metadata=False
+    )
     conversion = convert(images.with_metadata("JPEG", size=(500, 300)), settings)
     assert [(v.format, v.width) for v in conversion.variants] == [
         ("webp", 480),

@@ -28,7 +28,7 @@ from imgsvc.pipeline import PIPELINE_VERSION, Output, PipelineConfig, convert
 from imgsvc.pipeline.version import PIPELINE_REVISION
 from imgsvc.settings import Settings
 
-from ..support import images
+from ..support import images, metadata
 from .factories import moving_square
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden.json"
@@ -44,6 +44,12 @@ CASES: dict[str, Callable[[], bytes]] = {
     "animation-gif": lambda: images.animation("GIF", size=(500, 300)),
     "animation-apng-alpha": moving_square,
     "cmyk-jpeg": lambda: images.cmyk_jpeg(adobe=True, size=(600, 200)),
+    # revision 3: the rights XMP in every output
+    "credited-jpeg": lambda: metadata.jpeg(
+        fields={(2, 80): [b"Jane Doe"], (2, 116): [b"(c) Agency"]},
+        packet=metadata.xmp(metadata.simple("photoshop:Credit", "Agency / Pool")),
+        exif=metadata.camera_exif(),
+    ),
 }
 
 
@@ -60,7 +66,18 @@ def configs() -> dict[str, PipelineConfig]:
     webp = PipelineConfig.from_settings(Settings.load({}))
     avif = PipelineConfig(Output(webp.output.sizes, {"avif": 60}), webp.limits)
     both = PipelineConfig.from_settings(Settings.load({}, formats=("avif", "webp")))
-    return {"webp": webp, "avif": avif, "avif+webp": both}
+    # Crops on the centre: the digests must not depend on OpenCV's or scikit-image's
+    # versions, which the key does not hold (the detector has tests of its own).
+    crops = PipelineConfig.from_settings(
+        Settings.load({}, crops=CROPS, focus_detection="off", formats=("webp", "jpeg"))
+    )
+    return {"webp": webp, "avif": avif, "avif+webp": both, "crops": crops}
+
+
+CROPS = [
+    {"name": "square", "aspect": "1:1", "widths": [320, 640]},
+    {"name": "social", "aspect": "1200:630", "widths": [1200], "formats": ["jpeg"]},
+]
 
 
 def digests(config: PipelineConfig) -> dict[str, str]:
@@ -69,13 +86,18 @@ def digests(config: PipelineConfig) -> dict[str, str]:
     for name, make in CASES.items():
         if name.startswith("animation") and "webp" not in config.output.formats:
             continue
-        for v in convert(make(), config).variants:
+        conversion = convert(make(), config)
+        for v in conversion.variants:
             label = f"{name} {v.format} {v.size} {v.width}x{v.height}"
             out[label] = hashlib.sha256(v.data).hexdigest()
+        for crop in conversion.crops:
+            for v in crop.variants:
+                label = f"{name} crop {crop.name} {v.format} {v.width}x{v.height}"
+                out[label] = hashlib.sha256(v.data).hexdigest()
     return out
 
 
-@pytest.mark.parametrize("label", ["webp", "avif", "avif+webp"])
+@pytest.mark.parametrize("label", ["webp", "avif", "avif+webp", "crops"])
 def test_output_changes_only_with_a_pipeline_version_bump(label: str) -> None:
     got = digests(configs()[label])
     recorded: dict[str, dict[str, dict[str, str]]] = (
