@@ -75,6 +75,7 @@ def image_fragment(media_id: str) -> str:
         placeholder=request.args.get("placeholder") in ("1", "true", "on"),
         focus=focus_view(image),
         crops=crop_views(image),
+        cover_sizes=cover_sizes(image),
         credit=credit_fields(image),
     )
 
@@ -174,6 +175,16 @@ def crop_views(image: Mapping[str, Any]) -> list[CropView]:
             CropView(str(name), str(crop.get("aspect", "")), width, height, box, f"{shown}px")
         )
     return views
+
+
+def cover_sizes(image: Mapping[str, Any]) -> str:
+    """``sizes`` of the main set covering a CROP_HEIGHT square (``fit="cover"``): the
+    width the image is drawn at, its short side being the square's."""
+    try:
+        ratio = int(image["width"]) / int(image["height"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        ratio = 1.0
+    return f"{max(CROP_HEIGHT, round(CROP_HEIGHT * ratio))}px"
 
 
 def credit_fields(image: Mapping[str, Any]) -> list[tuple[str, str, str]]:

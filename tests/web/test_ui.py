@@ -337,7 +337,7 @@ def test_an_unknown_source_is_not_echoed(
     focus = {"x": 0.5, "y": 0.5, "source": '"><img src=x onerror=alert(1)>'}
     tree = fragment_with(client, service, monkeypatch, focus=focus)
     assert tree.one("span", "focus-marker")["data-source"] == "unknown"
-    assert len(tree.find_all("img")) == 1
+    assert not any("onerror" in n.attrs for n in tree.iter())
 
 
 def _crop(name: str, width: int, height: int, aspect: str) -> dict[str, Any]:
@@ -403,7 +403,7 @@ def test_crops_side_by_side_with_the_helpers_markup(
         assert str(helpers.responsive_img(image, crop=name, sizes=sizes)) in html  # verbatim
 
 
-def test_no_crops_section_without_crops(
+def test_no_crop_figures_without_crops(
     client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = {
@@ -412,5 +412,23 @@ def test_no_crops_section_without_crops(
     }
     for crops in ({}, None, broken):
         tree = fragment_with(client, service, monkeypatch, crops=crops)
-        assert tree.find(class_="crops") is None and tree.find("figure", "crop") is None
+        assert tree.find("figure", "crop") is None
+        assert "No [[crops]] profiles are configured" in tree.text
         monkeypatch.undo()
+
+
+def test_the_main_set_covered_in_css_at_the_focus(
+    app: Flask, client: FlaskClient, service: ImageService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The square that CSS crops: responsive_img(image, fit="cover") verbatim, drawn as
+    wide as the 2:1 upload is at 160 px high."""
+    focus = {"x": 0.25, "y": 0.75, "w": 0, "h": 0, "source": "editor"}
+    tree = fragment_with(client, service, monkeypatch, focus=focus)
+    image = service.describe(tree.one("section")["data-media-id"], "http://localhost/media")
+    helpers = ImageHelpers.from_settings(app.extensions["imgsvc"].settings)
+    expected = helpers.responsive_img(image, sizes="320px", fit="cover")
+    cover = tree.one("figure", "cover")
+    img = cover.one("img")
+    assert img["sizes"] == "320px"
+    assert "object-fit: cover; object-position: 25% 75%" in img["style"]
+    assert "".join(cover.one("code", "cover-snippet").texts) == str(expected)
