@@ -220,7 +220,7 @@ class ImageHelpers:
     ) -> list[Markup]:
         """The ``<source>`` tags of one set; none for a main set in one format unless
         ``alone`` (an art entry needs its source even then)."""
-        if chosen.box is None:  # the main set, also in place of a missing crop
+        if chosen.name is None:  # the main set, also in place of a missing crop
             fmts = choice.formats_in(chosen.data, self.formats if wanted is None else wanted)
         else:
             fmts = choice.formats_in(chosen.data, wanted)

@@ -137,3 +137,10 @@ def test_no_art_is_as_before() -> None:
 def test_malformed_art_is_refused(art: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         WEBP_ONLY.picture(with_crops(), art=art)
+
+
+def test_a_crop_with_an_unusable_box_keeps_its_own_formats() -> None:
+    image = with_crops()
+    image["crops"]["social"]["box"] = "0,100,4000,2200"
+    tags = parse(WEBP_ONLY.picture(image, art=[(MOBILE, "social")]))
+    assert [dict(a)["type"] for t, a in tags if t == "source"] == ["image/jpeg"]

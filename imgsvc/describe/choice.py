@@ -49,6 +49,8 @@ class Chosen:
     shape: tuple[int, int] | None = None
     #: The main set rendered in place of a crop the description lacks.
     stand_in: bool = False
+    #: The crop's name when ``data`` is a crop (None: the main set, or a stand-in).
+    name: str | None = None
 
 
 def choose(
@@ -69,7 +71,7 @@ def choose(
     crops = image.get("crops")
     entry = crops.get(crop) if isinstance(crops, Mapping) else None
     if isinstance(entry, Mapping):
-        return Chosen(entry, srcset_format(entry), _box(entry.get("box")))
+        return Chosen(entry, srcset_format(entry), _box(entry.get("box")), name=crop)
     if configured is not None and crop not in configured:
         known = ", ".join(sorted(configured)) or "none"
         raise ValueError(f"no [[crops]] profile is named {crop!r} (configured: {known})")
