@@ -112,8 +112,11 @@
   function submitFocus(event) {
     if (!event.target.matches("#focus-form")) return;
     event.preventDefault();
-    const x = document.getElementById("focus-x").valueAsNumber;
-    const y = document.getElementById("focus-y").valueAsNumber;
+    const [x, y] = ["focus-x", "focus-y"].map((id) => document.getElementById(id).valueAsNumber);
+    if (![x, y].every((v) => v >= 0 && v <= 1)) {  // NaN too: empty or not a number
+      setStatus("The focus takes x and y between 0 and 1.", true);
+      return;
+    }
     setFocus(`${round(x)},${round(y)}`);
   }
 
