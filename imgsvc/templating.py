@@ -68,7 +68,7 @@ class ImageHelpers:
         """Take presets, formats and crops from ``settings``; the built-in defaults when None."""
         if settings is None:
             return cls()
-        crops = {c.name: c.aspect for c in getattr(settings, "crops", ())}
+        crops = {c.name: c.aspect for c in settings.crops}
         return cls(dict(settings.sizes_presets), tuple(settings.formats), crops)
 
     def resolve_sizes(self, sizes: str) -> str:

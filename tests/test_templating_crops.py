@@ -9,12 +9,13 @@ attributes compared exactly.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jinja2 import Environment
 
-from imgsvc import templating
+from imgsvc import Settings, create_app, templating
 from imgsvc.templating import ImageHelpers, og_image, responsive_img, srcset
 
 from .test_templating import BASE, SRC, SRCSET, description, parse
@@ -307,3 +308,24 @@ def test_the_new_helper_is_registered_as_global_and_filter() -> None:
     assert social == og_image(with_crops(), crop="social")
     assert main == og_image(with_crops())
     assert img == responsive_img(with_crops(), crop="square", fit="cover")
+
+
+def test_crops_come_from_the_settings_of_the_app(tmp_path: Path) -> None:
+    """init_app (create_app does it) knows the [[crops]] profiles: a missing one is
+    stood in for at its aspect, an unknown name is an error."""
+    crops = [{"name": "square", "aspect": "1:1"}, {"name": "wide", "aspect": "21:9"}]
+    app = create_app(Settings.load({}, file_root=tmp_path, crops=crops))
+    try:
+        with app.app_context():
+            env = app.jinja_env
+            html = env.from_string('{{ responsive_img(image, crop="wide") }}').render(
+                image=with_crops()
+            )
+            assert attrs_of(html)["style"] == (
+                "aspect-ratio: 21 / 9;object-fit: cover; object-position: 36% 27.5%"
+            )
+            assert (attrs_of(html)["width"], attrs_of(html)["height"]) == ("1280", "549")
+            with pytest.raises(ValueError, match="configured: square, wide"):
+                env.from_string('{{ og_image(image, crop="social") }}').render(image=description())
+    finally:
+        app.extensions["imgsvc"].close()
