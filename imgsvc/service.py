@@ -16,10 +16,12 @@ from typing import Any
 from PIL import Image
 
 from .describe import describe
-from .describe.listing import cursor_id, page
+from .describe.listing import check_limit, cursor_id, page
 from .describe.manifest import MALFORMED, same_photo
-from .errors import BadRequest, Conflict, NotFound
-from .pipeline import Conversion, PipelineConfig, convert
+from .errors import Conflict, NotFound
+from .pipeline import Conversion, Focus, PipelineConfig, convert
+from .pipeline.focus import editor_focus
+from .races import MAX_ATTEMPTS, gave_up, lost, still_applies
 from .runtime import events, webhooks
 from .runtime.events import Events, change_event
 from .runtime.metrics import Metrics, ObservedStorage
@@ -27,6 +29,7 @@ from .runtime.slots import ConversionSlots
 from .settings import Settings
 from .storage import Storage, write_guarantee
 from .storage.keys import (
+    file_base_beside,
     image_prefix,
     lookup_media_id,
     new_media_id,
@@ -34,12 +37,7 @@ from .storage.keys import (
     parse_media_id,
     safe_file_base,
 )
-from .storage.sets import Current, SetStore, file_base_beside
-
-#: Writes of one image before giving up when other writers keep winning the race.
-MAX_ATTEMPTS = 5
-#: The most images one page of ``GET /v1/images`` lists.
-MAX_PAGE = 1000
+from .storage.sets import SetStore
 
 
 class ImageService:
@@ -92,19 +90,21 @@ class ImageService:
         filename: str | None = None,
         media_id: str | None = None,
         base_url: str | None = None,
+        focus: Focus | None = None,
     ) -> dict[str, Any]:
         """Convert and store one upload; return its description (its URLs under
-        ``base_url``, by default the configured ``public_base_url``).
+        ``base_url``, by default the configured ``public_base_url``). ``focus``: the
+        editor's (``focus.parse_focus``); None lets the pipeline find one.
 
         Raises the pipeline's errors for refused input (nothing is written then),
         ``Saturated`` when no conversion slot frees up in time, ``StorageUnavailable``
         when storage fails (what was written is removed), and ``Conflict`` when
         another upload or a delete of the same image landed while this one was being
-        stored (this upload keeps nothing; see ``_still_applies``).
+        stored (this upload keeps nothing; see ``races.py``).
         """
         media_id = parse_media_id(media_id) if media_id else new_media_id()
         name = safe_file_base(filename)
-        conversion = self._convert(data)
+        conversion = self._convert(data, focus)
         sha256 = conversion.source.sha256
         with self.metrics.stage("store"):
             for _ in range(MAX_ATTEMPTS):
@@ -119,36 +119,30 @@ class ImageService:
                     )
                     break
                 except Conflict:
-                    if not _still_applies(current, self.sets.read(media_id), sha256):
-                        raise Conflict(
-                            f"image {media_id} changed while this upload was being stored "
-                            "(another upload or a delete of it finished first); this upload "
-                            f"kept nothing. GET /v1/images/{media_id} shows what is stored "
-                            "now; send the photo again to replace that."
+                    now = self.sets.read(media_id).manifest
+                    if not still_applies(current.manifest, now, sha256):
+                        raise lost(
+                            media_id,
+                            "this upload was being stored",
+                            "this upload kept nothing; send the photo again to replace it",
                         ) from None
             else:
-                raise self._gave_up(media_id)
+                raise gave_up(media_id)
         self.metrics.bytes_out.inc(sum(len(v.data) for v in conversion.variants))
         kind = events.CREATED if current.manifest is None else events.REPLACED
         self._announce(kind, current.manifest, manifest)
         return self._describe(manifest, base_url)
 
-    def _convert(self, data: bytes) -> Conversion:
+    def _convert(self, data: bytes, focus: Focus | None = None) -> Conversion:
         """Convert within a slot: waits up to ``queue_timeout``, then ``Saturated``."""
         with self.metrics.waiting.track_inprogress():
             waited = self.slots.acquire()
         try:
             self.metrics.stage_seconds.labels("queue").observe(waited)
             with self.metrics.in_flight.track_inprogress(), self.metrics.stage("convert"):
-                return convert(data, self.pipeline, self.metrics.stage)
+                return convert(data, self.pipeline, self.metrics.stage, focus)
         finally:
             self.slots.release()
-
-    def _gave_up(self, media_id: str) -> Conflict:
-        return Conflict(
-            f"image {media_id} kept changing while this write was being stored "
-            f"({MAX_ATTEMPTS} attempts); try again"
-        )
 
     def reconvert(self, media_id: str) -> dict[str, Any]:
         """Re-convert a stored image from its original with the current settings.
@@ -156,30 +150,53 @@ class ImageService:
         The original is read, never written; the manifest is replaced only when the
         new conversions are all stored, and only if the image is still as it was
         read. When another write landed meanwhile (an editor replaced the photo), the
-        newer state wins: this starts over from it, or stops if it is current.
-        Raises ``NotFound`` when the image is gone (deleted meanwhile, too).
+        newer state wins: this starts over from it, or stops if it is current. An
+        editor's focus is kept. Raises ``NotFound`` when the image is gone (deleted
+        meanwhile, too).
         """
-        media_id = lookup_media_id(media_id)
+        return self._rewrite(lookup_media_id(media_id), None, events.RECONVERTED)
+
+    def refocus(
+        self, media_id: str, focus: Focus | None, base_url: str | None = None
+    ) -> dict[str, Any]:
+        """Set the editor's focus (None: back to the one the pipeline finds) and rewrite
+        what depends on it, by the write protocol: new crop keys first, then the
+        manifest, then the old crops go; objects whose bytes stay are not rewritten.
+
+        Applied again on top of a re-conversion that landed meanwhile; ``Conflict``
+        when another photo or a delete did (``races.py``), ``NotFound`` without an image.
+        """
+        return self._rewrite(lookup_media_id(media_id), focus, events.UPDATED, base_url)
+
+    def _rewrite(
+        self, media_id: str, focus: Focus | None, kind: str, base_url: str | None = None
+    ) -> dict[str, Any]:
+        """A new set from the stored original: a re-conversion (a machine's, keeping
+        the stored editor's focus) or an update (the editor's ``focus``)."""
+        editor = kind == events.UPDATED
         for attempt in range(MAX_ATTEMPTS):
             current = self.sets.read(media_id)
             previous = current.manifest
             if previous is None:
                 raise NotFound(f"no image {media_id}")
-            if attempt and self.is_current(previous):
-                return self._describe(previous)
+            stored = editor_focus(previous.get("focus"))
+            done = stored == focus if editor else attempt > 0
+            if done and self.is_current(previous):
+                return self._describe(previous, base_url)
             orig_key = previous["original"]["key"]
-            data = self.storage.get(orig_key).data
-            conversion = self._convert(data)
-            file_base = previous["file_base"]
+            conversion = self._convert(self.storage.get(orig_key).data, focus if editor else stored)
+            operation = "refocus" if editor else "reconvert"
             try:
                 manifest = self.sets.write(
-                    media_id, file_base, orig_key, conversion, None, current, "reconvert"
+                    media_id, previous["file_base"], orig_key, conversion, None, current, operation
                 )
             except Conflict:
+                if editor and not same_photo(previous, self.sets.read(media_id).manifest):
+                    raise lost(media_id, "its focus was being set", "nothing changed") from None
                 continue
-            self._announce(events.RECONVERTED, previous, manifest)
-            return self._describe(manifest)
-        raise self._gave_up(media_id)
+            self._announce(kind, previous, manifest)
+            return self._describe(manifest, base_url)
+        raise gave_up(media_id)
 
     def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
         """Convert a stored original that has no manifest (an upload interrupted before
@@ -237,11 +254,7 @@ class ImageService:
         """One page of the stored images, in listing order: ``{"images": [descriptions],
         "next_cursor": str | None}``. ``BadRequest`` for a limit outside 1..1000 or a
         cursor this service did not hand out."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise BadRequest(
-                f"limit must be within 1..{MAX_PAGE}, got {limit}", code="invalid_limit"
-            )
-        manifests, last = self.sets.page(limit, cursor_id(cursor) if cursor else None)
+        manifests, last = self.sets.page(check_limit(limit), cursor_id(cursor) if cursor else None)
         return page(manifests, lambda manifest: self._describe(manifest, base_url), last)
 
     def srcset(self, media_id: str, base_url: str | None = None) -> str:
@@ -264,15 +277,15 @@ class ImageService:
                 if now.manifest is None:
                     return  # deleted meanwhile: what this delete wanted
                 if not same_photo(current.manifest, now.manifest):
-                    raise Conflict(
-                        f"image {media_id} changed while it was being deleted (an upload "
-                        "finished first); nothing was deleted. Send the delete again to "
-                        "remove what is stored now."
+                    raise lost(
+                        media_id,
+                        "it was being deleted",
+                        "nothing was deleted; send the delete again to remove what is stored now",
                     ) from None
                 continue
             self._announce(events.DELETED, current.manifest, None)
             return
-        raise self._gave_up(media_id)
+        raise gave_up(media_id)
 
     def is_current(self, manifest: dict[str, Any]) -> bool:
         return self.pipeline.is_current(manifest)
@@ -283,18 +296,3 @@ class ImageService:
     def concurrent_writes(self) -> tuple[str, str]:
         """Whether two writers of one image are serialised here, and why. Never raises."""
         return write_guarantee(self.storage)
-
-
-def _still_applies(read: Current, now: Current, sha256: str) -> bool:
-    """Whether an upload that lost a race should be written on top of the winner.
-
-    Yes when the winner kept the photo the upload replaces (a re-conversion or an
-    adoption of the same original: the editor's replacement still means what it
-    meant) or is this very photo (the client's own retry). No when the winner is
-    another photo or a delete: that is another editor's decision, and writing over
-    it would undo their work; the upload answers 409 instead."""
-    if now.manifest is None:
-        return False
-    return now.manifest["original"].get("sha256") == sha256 or same_photo(
-        read.manifest, now.manifest
-    )

@@ -13,6 +13,16 @@ from ..errors import BadRequest, ImgsvcError
 from ..storage.keys import parse_media_id
 from .manifest import MALFORMED
 
+#: The most images one page of ``GET /v1/images`` lists.
+MAX_PAGE = 1000
+
+
+def check_limit(limit: int) -> int:
+    """``limit`` when within 1..``MAX_PAGE``; ``BadRequest`` otherwise."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be within 1..{MAX_PAGE}, got {limit}", code="invalid_limit")
+    return limit
+
 
 def page(
     manifests: Iterable[dict[str, Any]],

@@ -8,7 +8,7 @@ moving the bucket behind a CDN needs no re-conversion.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +27,12 @@ def build_manifest(
     conversion: Conversion,
     variant_keys: Sequence[str],
     fingerprint: str,
+    crop_keys: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """``fingerprint``: that of the pipeline configuration the conversion was made with."""
+    """``fingerprint``: that of the pipeline configuration the conversion was made with;
+    ``crop_keys``: the keys of each crop's variants, by crop name, in their order."""
     src = conversion.source
+    crop_keys = crop_keys or {}
     return {
         "schema": MANIFEST_SCHEMA,
         "id": media_id,
@@ -54,6 +57,17 @@ def build_manifest(
         ],
         "placeholder": conversion.placeholder.to_dict(),
         "credit": conversion.credit.to_dict(),
+        "focus": conversion.focus.to_dict(),
+        "crops": {
+            c.name: {
+                "aspect": f"{c.aspect[0]}:{c.aspect[1]}",
+                "box": list(c.box),
+                "variants": [
+                    _variant(v, key) for v, key in zip(c.variants, crop_keys[c.name], strict=True)
+                ],
+            }
+            for c in conversion.crops
+        },
     }
 
 
@@ -74,9 +88,16 @@ def _variant(v: EncodedVariant, key: str) -> dict[str, Any]:
     return entry
 
 
+def all_variants(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The variants of the main set and of every crop (a manifest written before
+    crops existed has none)."""
+    crops = manifest.get("crops") or {}
+    return [*manifest["variants"], *(v for c in crops.values() for v in c["variants"])]
+
+
 def manifest_keys(manifest: dict[str, Any]) -> set[str]:
-    """Every object key a manifest vouches for (original and conversions)."""
-    return {manifest["original"]["key"], *(v["key"] for v in manifest["variants"])}
+    """Every object key a manifest vouches for (original, conversions, crops)."""
+    return {manifest["original"]["key"], *(v["key"] for v in all_variants(manifest))}
 
 
 def changed_keys(
@@ -88,9 +109,9 @@ def changed_keys(
     not. A cache holding any of them holds stale bytes (or a stale 404)."""
     before: dict[str, str | None] = {}
     if previous is not None:
-        before = {v["key"]: v.get("sha256") for v in previous["variants"]}
+        before = {v["key"]: v.get("sha256") for v in all_variants(previous)}
         before[previous["original"]["key"]] = previous["original"].get("sha256")
-    now = {v["key"]: v.get("sha256") for v in manifest["variants"]}
+    now = {v["key"]: v.get("sha256") for v in all_variants(manifest)}
     now[manifest["original"]["key"]] = manifest["original"].get("sha256")
     changed = sorted(k for k, digest in now.items() if digest is None or before.get(k) != digest)
     return changed, sorted(set(before) - set(now))

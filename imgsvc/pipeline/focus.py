@@ -97,6 +97,19 @@ class Focus:
 CENTRE = Focus(0.5, 0.5, 0.0, 0.0, "centre")
 
 
+def editor_focus(stored: Any) -> Focus | None:
+    """The editor's focus recorded in a manifest (``Focus.to_dict``), else None: a
+    detected one is found again by each conversion, an editor's is kept. A malformed
+    record counts as none (re-converting mends it)."""
+    if not isinstance(stored, dict) or stored.get("source") != "editor":
+        return None
+    try:
+        x, y, w, h = (float(stored[k]) for k in _NAMES)
+        return Focus(x, y, w, h, "editor")
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def parse_focus(text: str) -> Focus:
     """The editor's focus from ``"x,y"`` (a point) or ``"x,y,w,h"`` (a box).
 

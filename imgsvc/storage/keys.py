@@ -7,14 +7,26 @@ Defaults reproduce the news site's bucket::
     {prefix}/{media_id}/conversions/{file_base}-{size}-___webp_{width}.webp
     {prefix}/{media_id}/{file_base}.{ext}
     {prefix}/{media_id}/manifest.json
+
+and, for each ``[[crops]]`` profile (none by default)::
+
+    {prefix}/{media_id}/crops/{crop}/{file_base}-{box8}-___{fmt}_{width}.{ext}
+
+A crop's keys can never equal a key of the main set (another folder) or of another
+crop (a folder per crop name; names are unique and hold no ``/``). ``box8`` is the
+first 8 hex digits of the SHA-256 of the crop box: a new focus that moves the box
+gives new keys, so the old objects stay whole until the new manifest lands, and no
+cache can keep showing the old framing under the URL of the new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 import uuid
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 from .. import formats
 from ..errors import BadRequest, ImgsvcError, NotFound
@@ -114,9 +126,43 @@ def conversion_key(
     return f"{image_prefix(prefix, media_id)}conversions/{file_base}-{size}-___{fmt}_{width}.{ext}"
 
 
+def crop_key(
+    prefix: str,
+    media_id: str,
+    file_base: str,
+    crop: str,
+    box: tuple[int, int, int, int] | list[int],
+    width: int,
+    fmt: str,
+) -> str:
+    box8 = hashlib.sha256(",".join(str(int(v)) for v in box).encode()).hexdigest()[:8]
+    ext = formats.get(fmt).ext
+    return f"{image_prefix(prefix, media_id)}crops/{crop}/{file_base}-{box8}-___{fmt}_{width}.{ext}"
+
+
 def original_key(prefix: str, media_id: str, file_base: str, ext: str) -> str:
     return f"{image_prefix(prefix, media_id)}{file_base}.{ext}"
 
 
 def manifest_key(prefix: str, media_id: str) -> str:
     return f"{image_prefix(prefix, media_id)}manifest.json"
+
+
+def file_base_beside(previous: dict[str, Any] | None, file_base: str, sha256: str) -> str:
+    """The file base of an upload to a media id that may already have a set.
+
+    The first set takes the plain name (the layout the news site's bucket has). A
+    set that replaces another takes the name plus a digest of its own content:
+    conversions are cached (for a day by default, up to a year where an operator made
+    them immutable), so content written at URLs that other content had would stay
+    hidden behind browser and CDN caches, and a failure
+    part-way would leave one set mixing two photos. The same bytes under the same
+    name again (a client's retry) keep the keys they have.
+    """
+    if previous is None:
+        return file_base
+    replacement = replacement_file_base(file_base, sha256)
+    same_content = previous.get("original", {}).get("sha256") == sha256
+    if same_content and previous.get("file_base") in (file_base, replacement):
+        return str(previous["file_base"])
+    return replacement

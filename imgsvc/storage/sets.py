@@ -16,6 +16,7 @@ written, replaced and removed so that every stored set stays complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -23,19 +24,19 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..describe.manifest import MALFORMED, build_manifest, manifest_keys
+from ..describe.manifest import MALFORMED, all_variants, build_manifest, manifest_keys
 from ..errors import Conflict, NotFound, StorageUnavailable
 from ..formats import CONTENT_TYPES
-from ..pipeline import Conversion
+from ..pipeline import Conversion, EncodedVariant
 from .base import Storage
 from .janitor import Janitor
 from .keys import (
     conversion_key,
+    crop_key,
     image_prefix,
     layout_base,
     manifest_key,
     media_id_of,
-    replacement_file_base,
 )
 
 log = logging.getLogger(__name__)
@@ -150,13 +151,30 @@ class SetStore:
             conversion_key(self.prefix, media_id, file_base, v.size, v.width, v.format)
             for v in conversion.variants
         ]
-        manifest = build_manifest(media_id, file_base, orig_key, conversion, keys, self.fingerprint)
+        crop_keys = {
+            c.name: [
+                crop_key(self.prefix, media_id, file_base, c.name, c.box, v.width, v.format)
+                for v in c.variants
+            ]
+            for c in conversion.crops
+        }
+        manifest = build_manifest(
+            media_id, file_base, orig_key, conversion, keys, self.fingerprint, crop_keys
+        )
+        objects = [
+            *zip(conversion.variants, keys, strict=True),
+            *(
+                pair
+                for c in conversion.crops
+                for pair in zip(c.variants, crop_keys[c.name], strict=True)
+            ),
+        ]
         mkey = manifest_key(self.prefix, media_id)
         # What an earlier complete set vouches for is never removed by a failed attempt.
         kept = manifest_keys(previous) if previous else set()
-        attempted: list[str] = list(keys)
+        attempted: list[str] = [key for _, key in objects]
         try:
-            self._put_conversions(conversion, keys)
+            self._put_conversions(objects, _unchanged(previous) if operation == "refocus" else {})
             if original is not None:
                 attempted.append(orig_key)
                 self.storage.put(orig_key, original, conversion.source.content_type)
@@ -180,14 +198,20 @@ class SetStore:
             self.discard(manifest_keys(previous) - manifest_keys(manifest))
         return manifest
 
-    def _put_conversions(self, conversion: Conversion, keys: list[str]) -> None:
+    def _put_conversions(
+        self, objects: list[tuple[EncodedVariant, str]], stored: dict[str, str]
+    ) -> None:
         """Upload in parallel; on failure, return only once no upload is in flight,
-        so that the clean-up cannot race an upload that lands after it."""
+        so that the clean-up cannot race an upload that lands after it. A key that
+        ``stored`` (key -> SHA-256 of the set being replaced) holds with these very
+        bytes is not written again: the set vouching for it stays whole until the
+        compare-and-swap replaces it, and the new manifest vouches for it then."""
         puts = [
             self._io.submit(
                 self.storage.put, key, v.data, CONTENT_TYPES[v.format], self.cache_control
             )
-            for v, key in zip(conversion.variants, keys, strict=True)
+            for v, key in objects
+            if stored.get(key) != hashlib.sha256(v.data).hexdigest()
         ]
         try:
             for future in puts:
@@ -253,21 +277,8 @@ class SetStore:
         return sorted(wanted - claimed)
 
 
-def file_base_beside(previous: dict[str, Any] | None, file_base: str, sha256: str) -> str:
-    """The file base of an upload to a media id that may already have a set.
-
-    The first set takes the plain name (the layout the news site's bucket has). A
-    set that replaces another takes the name plus a digest of its own content:
-    conversions are cached (for a day by default, up to a year where an operator made
-    them immutable), so content written at URLs that other content had would stay
-    hidden behind browser and CDN caches, and a failure
-    part-way would leave one set mixing two photos. The same bytes under the same
-    name again (a client's retry) keep the keys they have.
-    """
+def _unchanged(previous: dict[str, Any] | None) -> dict[str, str]:
+    """The keys of ``previous`` with their recorded SHA-256 (none without one)."""
     if previous is None:
-        return file_base
-    replacement = replacement_file_base(file_base, sha256)
-    same_content = previous.get("original", {}).get("sha256") == sha256
-    if same_content and previous.get("file_base") in (file_base, replacement):
-        return str(previous["file_base"])
-    return replacement
+        return {}
+    return {v["key"]: v["sha256"] for v in all_variants(previous) if v.get("sha256")}

@@ -27,6 +27,7 @@ from ..errors import (
     UploadTooLarge,
 )
 from ..formats import content_type_of
+from ..pipeline.focus import Focus, parse_focus
 from ..service import ImageService
 from .openapi import build_spec
 
@@ -76,7 +77,8 @@ def upload() -> tuple[Response, int, dict[str, str]]:
     if len(data) > limit:
         raise UploadTooLarge(f"the file is over the limit of {limit} bytes")
     media_id = request.form.get("media_id") or None
-    description = service().ingest(data, upload.filename, media_id, public_base())
+    focus = _focus(request.form.get("focus") or None)
+    description = service().ingest(data, upload.filename, media_id, public_base(), focus)
     location = url_for("imgsvc.get_image", media_id=description["id"])
     return jsonify(description), 201, {"Location": location}
 
@@ -101,6 +103,29 @@ def get_image(media_id: str) -> Response:
 @api.get("/v1/images/<media_id>/srcset")
 def get_srcset(media_id: str) -> Response:
     return Response(service().srcset(media_id, public_base()), mimetype="text/plain")
+
+
+@api.patch("/v1/images/<media_id>")
+def update_image(media_id: str) -> Response:
+    """``{"focus": "x,y" | "x,y,w,h" | null}``: the editor's focus (null: imgsvc's)."""
+    require_write_token()
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict) or set(body) != {"focus"}:
+        raise BadRequest(
+            'send a JSON object {"focus": "x,y"} (or "x,y,w,h", or null) with '
+            "Content-Type: application/json",
+            code="invalid_json",
+        )
+    value = body["focus"]
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(
+            f'focus must be a string "x,y" or null, got {value!r}'[:200], code="invalid_focus"
+        )
+    return jsonify(service().refocus(media_id, _focus(value), public_base()))
+
+
+def _focus(text: str | None) -> Focus | None:
+    return parse_focus(text) if text is not None else None
 
 
 @api.delete("/v1/images/<media_id>")
@@ -147,7 +172,7 @@ def media(key: str) -> Response:
     if any(part.startswith(".") for part in key.split("/")):  # lock and temp files
         raise NotFound(f"no object {key}")
     response = send_from_directory(root.resolve(), key, max_age=None, mimetype=content_type_of(key))
-    if "/conversions/" in key:
+    if "/conversions/" in key or "/crops/" in key:
         response.headers["Cache-Control"] = service().settings.conversion_cache_control
     return response
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from flask import Flask, Response, request
 
-ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
+ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
 EXPOSE_HEADERS = "Location, Retry-After, X-Request-ID"
 #: Browsers cache a preflight this long (Chromium caps it at 7200 s).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..settings import Settings
-from .schemas import component_schemas, status_schema
+from .schemas import component_schemas, patch_body, status_schema, upload_form
 
 #: Every ``error.code`` imgsvc answers with, by HTTP status.
 ERROR_CODES: dict[int, tuple[str, ...]] = {
@@ -19,6 +19,8 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
         "bad_request",
         "missing_file",
         "invalid_media_id",
+        "invalid_focus",
+        "invalid_json",
         "invalid_image",
         "invalid_limit",
         "invalid_cursor",
@@ -34,9 +36,10 @@ ERROR_CODES: dict[int, tuple[str, ...]] = {
     503: ("storage_unavailable", "saturated", "unavailable"),
 }
 _WHY = {
-    400: "Bad request: not multipart, no `file`, a `media_id` that is not a UUID, "
-    "empty, truncated or undecodable data; or, listing, a `limit` outside 1-1000 or a "
-    "`cursor` this service did not hand out.",
+    400: "Bad request: not multipart, no `file`, a `media_id` that is not a UUID, a "
+    "`focus` that is not `x,y` or `x,y,w,h` inside the image, empty, truncated or "
+    'undecodable data; a PATCH body that is not the JSON object `{"focus": ...}`; or, '
+    "listing, a `limit` outside 1-1000 or a `cursor` this service did not hand out.",
     401: "A write without a valid `Authorization: Bearer` token (only when tokens are set).",
     404: "No such image (an id that is not a UUID cannot exist either).",
     408: "The request body did not arrive within `upload_timeout` seconds.",
@@ -131,27 +134,22 @@ def build_spec(settings: Settings) -> dict[str, Any]:
             "required": True,
             "content": {
                 "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {
-                                "type": "string",
-                                "format": "binary",
-                                "description": "The image: JPEG, PNG, GIF, WebP or AVIF, at "
-                                f"most {settings.max_upload_bytes} bytes.",
-                            },
-                            "media_id": {
-                                "description": "Your own id for the image, a UUID "
-                                "(8-4-4-4-12 hex); empty or absent means a new one.",
-                                "type": "string",
-                                "pattern": _MEDIA_ID_FIELD,
-                            },
-                        },
-                    }
+                    "schema": upload_form(settings.max_upload_bytes, _MEDIA_ID_FIELD)
                 }
             },
         },
+    )
+    patch = _operation(
+        "Set the editor's focus; the crops that depend on it are rewritten",
+        {
+            "200": _ok("The description, with the new focus and crops.", image),
+            **{str(s): _error(s) for s in (400, 401, 409)},
+            **reads,
+        },
+        security=security,
+        operationId="updateImage",
+        path_params=(_MEDIA_ID,),
+        requestBody={"required": True, "content": {"application/json": {"schema": patch_body()}}},
     )
     delete = _operation(
         "Delete an image: manifest first, then the original and every conversion",
@@ -217,6 +215,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
                     operationId="getImage",
                     path_params=(_MEDIA_ID,),
                 ),
+                "patch": patch,
                 "delete": delete,
             },
             "/v1/images/{media_id}/srcset": {

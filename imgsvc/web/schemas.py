@@ -28,6 +28,97 @@ def status_schema() -> dict[str, Any]:
     }
 
 
+_FOCUS_RULE = (
+    "`x,y` (a point) or `x,y,w,h` (a box): decimal fractions of the upright "
+    "image in [0, 1]; the box must lie inside it."
+)
+#: A focus as the API takes it: "x,y" or "x,y,w,h", fractions of the upright image.
+FOCUS_TEXT: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 100,
+    "examples": ["0.5,0.3", "0.2,0.1,0.3,0.4"],
+    "description": _FOCUS_RULE,
+}
+
+
+def upload_form(max_bytes: int, media_id_pattern: str) -> dict[str, Any]:
+    """The multipart body of ``POST /v1/images``."""
+    return {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "The image: JPEG, PNG, GIF, WebP or AVIF, at "
+                f"most {max_bytes} bytes.",
+            },
+            "media_id": {
+                "description": "Your own id for the image, a UUID "
+                "(8-4-4-4-12 hex); empty or absent means a new one.",
+                "type": "string",
+                "pattern": media_id_pattern,
+            },
+            "focus": {
+                **FOCUS_TEXT,
+                "description": f"The editor's focus, which every crop contains: {_FOCUS_RULE} "
+                "Empty or absent: imgsvc finds one.",
+            },
+        },
+    }
+
+
+def patch_body() -> dict[str, Any]:
+    """The JSON body of ``PATCH /v1/images/{id}``."""
+    return {
+        "type": "object",
+        "required": ["focus"],
+        "additionalProperties": False,
+        "properties": {
+            "focus": {
+                "anyOf": [FOCUS_TEXT, {"type": "null"}],
+                "description": "The editor's focus; null goes back to the one imgsvc finds.",
+            }
+        },
+    }
+
+
+def _focus_schema() -> dict[str, Any]:
+    fraction = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "type": ["object", "null"],
+        "required": ["x", "y", "w", "h", "source"],
+        "properties": {
+            **{name: fraction for name in ("x", "y", "w", "h")},
+            "source": {"enum": ["editor", "faces", "attention", "centre"]},
+        },
+        "description": "What the crops are placed around, in fractions of the upright "
+        "image; null for a set stored before it was recorded.",
+    }
+
+
+def _crop_schema(variant: dict[str, Any], dims: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["aspect", "box", "width", "height", "format", "srcset", "src", "variants"],
+        "properties": {
+            "aspect": {"type": "string", "pattern": "^[0-9]+:[0-9]+$"},
+            "box": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 4,
+                "maxItems": 4,
+                "description": "left, top, right, bottom in pixels of the upright source",
+            },
+            **dims,
+            "format": {"enum": list(OUTPUT_FORMATS)},
+            "srcset": {"type": "string"},
+            "src": {"type": "string"},
+            "variants": {"type": "array", "minItems": 1, "items": variant},
+        },
+    }
+
+
 def component_schemas(error_codes: Mapping[int, tuple[str, ...]]) -> dict[str, Any]:
     """``Description`` and ``Error``; the error codes come from the document."""
     dims = {"width": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1}}
@@ -87,6 +178,12 @@ def component_schemas(error_codes: Mapping[int, tuple[str, ...]]) -> dict[str, A
                         name: {"type": "string"}
                         for name in ("creator", "credit", "copyright", "caption", "source")
                     },
+                },
+                "focus": _focus_schema(),
+                "crops": {
+                    "type": "object",
+                    "additionalProperties": _crop_schema(variant, dims),
+                    "description": "One entry per `[[crops]]` profile; {} without any.",
                 },
             },
         },

@@ -1,6 +1,6 @@
-"""The credit of an upload (issue 12, the read half): read from IPTC IIM and XMP at
-upload, stored in the manifest, answered in the description; hostile metadata ignored.
-Outputs still carry no metadata at all (embedding the rights is not wired in yet)."""
+"""The credit of an upload (issue 12): read from IPTC IIM and XMP at upload, stored in
+the manifest, answered in the description; hostile metadata ignored. Stored outputs
+carry the three rights fields and nothing else (``keep_rights_metadata``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import io
 from flask.testing import FlaskClient
 from PIL import Image
 
+from imgsvc.pipeline.rights import read_credit
 from imgsvc.service import ImageService
 from imgsvc.settings import Settings
 
@@ -36,7 +37,8 @@ def test_the_upload_answers_the_credit_and_keeps_it(
     assert client.get(f"/v1/images/{media_id}").get_json()["credit"] == FULL.to_dict()
     for variant in service.describe(media_id)["variants"]:
         with Image.open(settings.file_root / variant["key"]) as im:
-            assert "xmp" not in im.info and not im.getexif()  # nothing leaks
+            assert not im.getexif()  # no camera, no GPS
+            assert read_credit(im) == FULL.rights()  # creator, credit, copyright only
 
 
 def test_hostile_metadata_is_ignored_and_the_upload_converted(client: FlaskClient) -> None:
