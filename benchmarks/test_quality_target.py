@@ -65,7 +65,7 @@ def _encoded_images(data: bytes, config: PipelineConfig) -> dict[int, Any]:
     im, source = open_image(data, config.limits)
     plan = plan_variants(source.width, source.height, config.output.sizes, config.output.max_side)
     try:
-        [current], _ = _run_steps(im, source, plan[-1], config, _untimed)
+        [current], _ = _run_steps(im, source, (plan[-1].width, plan[-1].height), config, _untimed)
         out = {}
         for step in reversed(plan):
             if current.size != (step.width, step.height):

@@ -41,7 +41,7 @@ def widths_of(data: bytes) -> dict[int, Image.Image]:
     config = PipelineConfig.from_settings(Settings.load({}))
     im, source = open_image(data, config.limits)
     plan = plan_variants(source.width, source.height, config.output.sizes, config.output.max_side)
-    tops, _ = _run_steps(im, source, plan[-1], config, lambda _s: _null())
+    tops, _ = _run_steps(im, source, (plan[-1].width, plan[-1].height), config, lambda _s: _null())
     current = tops[0]
     out: dict[int, Image.Image] = {}
     for step in reversed(plan):

@@ -110,9 +110,10 @@ def _targeted(
     output: Output,
     xmp: bytes | None = None,
 ) -> list[EncodedVariant]:
-    """Every width of one still in ``fmt`` at the quality ``quality.choose_widths``
-    finds for the target; how it searches is that module's business."""
-    from . import quality  # here only: numpy and OpenCV load with a target, never without
+    """Every width of one still in ``fmt`` at the quality ``targeting.choose_widths``
+    finds for the target (the narrow widths searched, the wide ones predicted; a
+    predicted width has no measured score); how it does so is that module's business."""
+    from . import targeting  # here only: numpy and OpenCV load with a target, never without
 
     assert output.target is not None
     images = [frames[0] for _, frames in widths]
@@ -120,8 +121,8 @@ def _targeted(
     def trial(index: int, q: int) -> bytes:
         return encode(widths[index][1], fmt, q, None, xmp)
 
-    choices = quality.choose_widths(
-        images, trial, quality.Target(*output.target), output.quality(fmt)
+    choices = targeting.choose_widths(
+        images, trial, targeting.Target(*output.target), output.quality(fmt)
     )
     return [
         EncodedVariant(step.size, step.width, step.height, fmt, c.data, c.quality, c.score)

@@ -10,21 +10,14 @@ of every scale is computed once per width and reused by every trial encode.
 Agreement with the C++ tool and its cost are in ``docs/quality.md``.
 
 numpy and OpenCV are the ``quality`` extra (``pip install imgsvc[quality]``) and are
-imported here only: ``encode.py`` imports this module when a target is set, so a
-service without ``quality_target`` never loads them.
-
-**The chooser** (``choose``): a bracketing search for the lowest quality whose
-encode reaches the target, on the very image to be encoded; ``encode.py`` runs it
-for each width and format. Why a search per width and no cheaper predictor:
-``docs/quality.md``.
+imported here only: ``encode.py`` imports ``targeting`` (the search, which scores
+with this module) when a target is set, so a service without ``quality_target``
+never loads them.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import cv2
@@ -120,11 +113,17 @@ def _half(linear: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.resize(linear, (-(-w // 2), -(-h // 2)), interpolation=cv2.INTER_AREA))
 
 
-def _norms(d: np.ndarray) -> np.ndarray:
-    """L1 and L4 norms of each channel: shape (2, 3). OpenCV sums in double precision."""
+def _norms(d: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """L1 and L4 norms of each channel: shape (2, 3). OpenCV sums in double precision.
+    ``scratch`` (the shape of ``d``) is overwritten."""
     pixels = d.shape[0] * d.shape[1]
-    squared = d * d
-    sums = np.array([cv2.sumElems(d)[:3], cv2.sumElems(squared * squared)[:3]]) / pixels
+    squared = np.multiply(d, d, out=scratch)
+    sums = (
+        np.array(
+            [cv2.sumElems(d)[:3], cv2.sumElems(np.multiply(squared, squared, out=squared))[:3]]
+        )
+        / pixels
+    )
     sums[1] **= 0.25
     return sums
 
@@ -134,6 +133,7 @@ class _Scale:
     xyb: np.ndarray
     mu: np.ndarray
     sigma: np.ndarray  # blur(x*x) - mu*mu
+    detail: np.ndarray  # 1 + |x - mu|, the edge maps' denominator
 
 
 class Reference:
@@ -148,7 +148,8 @@ class Reference:
                 break
             xyb = _xyb(linear)
             mu = _blur(xyb)
-            self._scales.append(_Scale(xyb, mu, _blur(xyb * xyb) - mu * mu))
+            detail = 1.0 + np.abs(xyb - mu)
+            self._scales.append(_Scale(xyb, mu, _blur(xyb * xyb) - mu * mu, detail))
             linear = _half(linear)
 
     def score(self, distorted: Image.Image) -> float:
@@ -166,20 +167,38 @@ class Reference:
 
 
 def _features(ref: _Scale, xyb: np.ndarray) -> np.ndarray:
-    """(ssim, ringing, blur) x (L1, L4) x channel for one scale: shape (3, 2, 3)."""
+    """(ssim, ringing, blur) x (L1, L4) x channel for one scale: shape (3, 2, 3).
+
+    The arithmetic of libjxl's formulas in their order, in place: the same float32
+    results as the plain expressions, without a new image-sized array per operation
+    (those allocations were most of the time at 1280 px and beyond)."""
     mu = _blur(xyb)
-    sigma = _blur(xyb * xyb) - mu * mu
-    cross = _blur(ref.xyb * xyb) - ref.mu * mu
-    dm = ref.mu - mu
-    ssim = 1.0 - (1.0 - dm * dm) * (2.0 * cross + _C2) / (ref.sigma + sigma + _C2)
-    edge = (1.0 + np.abs(xyb - mu)) / (1.0 + np.abs(ref.xyb - ref.mu)) - 1.0
-    return np.stack(
-        [
-            _norms(np.maximum(ssim, 0.0)),
-            _norms(np.maximum(edge, 0.0)),
-            _norms(np.maximum(-edge, 0.0)),
-        ]
-    )
+    tmp = np.multiply(xyb, xyb)
+    sigma = _blur(tmp)
+    sigma -= np.multiply(mu, mu, out=tmp)
+    cross = _blur(np.multiply(ref.xyb, xyb, out=tmp))
+    cross -= np.multiply(ref.mu, mu, out=tmp)
+    dm = np.subtract(ref.mu, mu, out=tmp)
+    np.multiply(dm, dm, out=dm)
+    np.subtract(1.0, dm, out=dm)  # 1 - dm^2
+    cross *= 2.0
+    cross += _C2
+    dm *= cross  # (1 - dm^2) (2 cross + c2)
+    np.add(ref.sigma, sigma, out=sigma)
+    sigma += _C2
+    dm /= sigma
+    ssim = np.subtract(1.0, dm, out=dm)
+    edge = np.subtract(xyb, mu, out=mu)
+    np.abs(edge, out=edge)
+    edge += 1.0
+    edge /= ref.detail
+    edge -= 1.0
+    scratch = cross
+    out = [_norms(np.maximum(ssim, 0.0, out=ssim), scratch)]
+    negative = np.negative(edge, out=sigma)
+    out.append(_norms(np.maximum(edge, 0.0, out=edge), scratch))
+    out.append(_norms(np.maximum(negative, 0.0, out=negative), scratch))
+    return np.stack(out)
 
 
 def _final(features: list[np.ndarray]) -> float:
@@ -197,102 +216,3 @@ def ssimulacra2(reference: Image.Image, distorted: Image.Image) -> float:
 
 def versions() -> dict[str, Any]:
     return {"numpy": np.__version__, "opencv": cv2.__version__}
-
-
-# -- the chooser -----------------------------------------------------------------------
-
-#: Score gained per quality step near the targets, over the corpus (the secant's
-#: first guess before two measurements give the image's own slope).
-_SLOPE = 0.6
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A SSIMULACRA2 score to reach, and the encoder qualities allowed to reach it."""
-
-    score: float
-    low: int
-    high: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.low <= self.high <= 100:
-            raise ValueError(f"quality bounds {self.low}..{self.high} are not within 0..100")
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    quality: int
-    score: float
-    data: bytes
-    trials: int
-
-
-def choose(
-    image: Image.Image, encode: Callable[[int], bytes], target: Target, start: int = 80
-) -> Choice:
-    """The lowest quality in ``target.low..high`` whose encode of ``image`` scores at
-    least ``target.score``, by a bracketing search (secant steps, then bisection to
-    one quality step) from ``start``; ``quality_max``'s encode when none reaches it.
-
-    Assumes the score grows with the quality, as it does for WebP and AVIF up to
-    noise of a few hundredths; ``encode`` must be deterministic. Raises what
-    ``encode`` raises.
-    """
-    reference = Reference(image)
-    seen: dict[int, tuple[float, bytes]] = {}
-
-    def trial(q: int) -> float:
-        data = encode(q)
-        with Image.open(io.BytesIO(data)) as decoded:
-            seen[q] = (reference.score(decoded), data)
-        return seen[q][0]
-
-    bad, good = target.low - 1, target.high + 1  # qualities known to miss / to reach
-    q = min(max(start, target.low), target.high)
-    while good - bad > 1:
-        score = trial(q)
-        if score >= target.score:
-            good = q
-        else:
-            bad = q
-        q = _next(seen, bad, good, q, target.score)
-    if good > target.high:
-        if target.high not in seen:
-            trial(target.high)
-        good = target.high
-    score, data = seen[good]
-    return Choice(good, score, data, len(seen))
-
-
-def choose_widths(
-    images: list[Image.Image],
-    encode: Callable[[int, int], bytes],
-    target: Target,
-    start: int = 80,
-) -> list[Choice]:
-    """One ``Choice`` per image (the widths of one format, narrowest first);
-    ``encode(i, q)`` encodes ``images[i]`` at quality ``q``. Each search starts
-    from the quality the next narrower width needed: the answers rise with the
-    width (smooth gradients) or stay close, so the search starts near its answer."""
-    choices: list[Choice] = []
-    for index, image in enumerate(images):
-        choice = choose(image, partial(encode, index), target, start)
-        choices.append(choice)
-        start = choice.quality
-    return choices
-
-
-def _next(seen: dict[int, tuple[float, bytes]], bad: int, good: int, q: int, goal: float) -> int:
-    """The next quality to try, strictly between ``bad`` and ``good``."""
-    if good - bad <= 1:
-        return q
-    if bad in seen and good in seen:
-        (s0, _), (s1, _) = seen[bad], seen[good]
-        guess = bad + (goal - s0) * (good - bad) / max(s1 - s0, 1e-6)
-    elif len(seen) >= 2:  # both on one side: the secant through the last two, capped
-        (q0, (s0, _)), (q1, (s1, _)) = list(seen.items())[-2:]
-        slope = max((s1 - s0) / (q1 - q0), _SLOPE / 4)
-        guess = q + max(min((goal - seen[q][0]) / slope, 25), -25)
-    else:
-        guess = q + (goal - seen[q][0]) / _SLOPE
-    return min(max(round(guess), bad + 1), good - 1)

@@ -1,4 +1,5 @@
-"""Quality targeting: the SSIMULACRA2 port and the chooser, on small generated images.
+"""Quality targeting: the SSIMULACRA2 port, and targeting wired into the pipeline, on
+small generated images (the search itself: ``test_targeting.py``).
 
 The port's agreement with libjxl's tool over the corpus is measured by
 ``benchmarks/quality_research/agreement.py`` (docs/quality.md); here, the pinned
@@ -82,42 +83,6 @@ def test_alpha_is_blended_over_grey() -> None:
     im = _flat().convert("RGBA")
     im.putalpha(128)
     assert quality.ssimulacra2(im, im) == pytest.approx(100.0)
-
-
-@pytest.mark.parametrize(("make", "score"), [(_detailed, 33.0), (_flat, 76.0)])
-def test_choose_finds_the_lowest_quality_reaching_the_target(make, score: float) -> None:
-    im = make()
-    target = quality.Target(score, 10, 95)
-    choice = quality.choose(im, lambda q: _webp(im, q), target)
-    assert target.low <= choice.quality <= target.high
-    assert choice.score >= score
-    assert choice.data == _webp(im, choice.quality)
-    if choice.quality > target.low:
-        below = quality.ssimulacra2(im, _decoded(_webp(im, choice.quality - 1)))
-        assert below < score
-    assert choice.trials <= 7
-
-
-def test_detailed_and_flat_images_need_different_qualities() -> None:
-    target = quality.Target(33.0, 10, 95)
-    detailed, flat = _detailed(), _flat()
-    hard = quality.choose(detailed, lambda q: _webp(detailed, q), target)
-    easy = quality.choose(flat, lambda q: _webp(flat, q), target)
-    assert easy.quality < hard.quality
-
-
-def test_choose_stays_within_bounds() -> None:
-    im = _detailed()
-    unreachable = quality.choose(im, lambda q: _webp(im, q), quality.Target(99.5, 40, 60))
-    assert unreachable.quality == 60
-    assert unreachable.score < 99.5
-    easy = quality.choose(im, lambda q: _webp(im, q), quality.Target(1.0, 40, 60))
-    assert easy.quality == 40
-
-
-def test_bounds_are_checked() -> None:
-    with pytest.raises(ValueError):
-        quality.Target(70.0, 90, 50)
 
 
 def test_the_pipeline_does_not_import_numpy_or_opencv() -> None:

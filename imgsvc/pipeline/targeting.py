@@ -1,0 +1,229 @@
+"""Quality targeting's search: the lowest encoder quality whose encode reaches a
+SSIMULACRA2 score, cheap enough to run on every upload (issue 11).
+
+**Searched widths** (up to ``SEARCHED_UP_TO`` px, and always the narrowest) are
+encoded, decoded and scored against their own image (``quality.Reference``) until a
+trial lands within ``ACCEPT`` points above the target, or the bracket closes on one
+quality step. The first search starts from a guess for the target (``FIXED_SCORE``),
+each next one from the quality the width before it needed.
+
+**Wider widths are predicted**, encoded once, never scored: a trial at 1280 or 1920
+px costs more than a whole fixed-quality conversion (encode, decode and metric: 215
+and 528 ms against 535 ms), so no search there fits issue 11's CPU budget (1.3x
+fixed mode). From the last two searched widths, for ``x`` octaves beyond the last:
+
+- ``steady = q_last + PER_OCTAVE * x``: most photos need a few quality steps more
+  per octave of width;
+- ``falling = q_last + (drop * x - surplus) / slope``: the score the last width lost
+  against the one before at the same quality (the first trial of its search is at
+  that quality, so the drop costs nothing), extrapolated per octave, and bought back
+  at the last width's own score-per-quality slope. Smooth gradients (wallpapers, a
+  clear sky) lose 6-7 points between 480 and 768 px where photos lose under 3:
+  WebP bands them at the wide widths until its quality is high;
+- ``q = max(steady, min(falling, GRADIENT_CAP))``: the extrapolated drop overshoots
+  on gradients (banding stops suddenly near quality 85), hence the cap.
+
+The fit over the benchmark corpus, its error against the exhaustive search and why
+this predictor and no other: ``docs/quality.md`` (``benchmarks/quality_predictor.py``
+reruns it). The predictor spends the slack between the target and issue 11's bar (70
+and 68.5): a predicted width may land below the target, so its ``Choice.score`` is
+``None`` (not measured), never a guess.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from .quality import Reference
+
+#: Widths up to this are searched; wider ones are predicted from them.
+SEARCHED_UP_TO = 800
+#: A trial scoring within this many points above the target is taken without
+#: proving that the quality below misses (saves about one trial per width).
+ACCEPT = 1.5
+#: The steady predictor's quality steps per octave of width (fitted over the corpus).
+PER_OCTAVE = 4.5
+#: The falling predictor's cap, and the least score-per-quality slope it divides by.
+GRADIENT_CAP = 84
+MIN_SLOPE = 0.35
+#: Score gained per quality step near the targets, over the corpus (the secant's
+#: first guess before two measurements give the image's own slope).
+_SLOPE = 0.35
+#: The mean score of the format's fixed quality at 480 px over the corpus (WebP 80):
+#: the first search starts where that line through it meets the target.
+FIXED_SCORE = 74.0
+
+#: One trial: quality -> (score, encoded bytes).
+Trial = Callable[[int], tuple[float, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A SSIMULACRA2 score to reach, and the encoder qualities allowed to reach it."""
+
+    score: float
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high <= 100:
+            raise ValueError(f"quality bounds {self.low}..{self.high} are not within 0..100")
+
+    def clamp(self, quality: float) -> int:
+        return min(max(round(quality), self.low), self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    quality: int
+    #: The SSIMULACRA2 score of ``data``; ``None`` for a predicted (unscored) width.
+    score: float | None
+    data: bytes
+    #: Every quality tried and its score (empty for a predicted width).
+    tried: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def trials(self) -> int:
+        """Encodes made for this width (a predicted width's one encode included)."""
+        return max(len(self.tried), 1)
+
+
+def choose(
+    image: Image.Image,
+    encode: Callable[[int], bytes],
+    target: Target,
+    start: int = 80,
+    accept: float = 0.0,
+) -> Choice:
+    """The lowest quality in ``target.low..high`` whose encode of ``image`` scores at
+    least ``target.score`` (``search``), each trial scored against ``image``.
+
+    Assumes the score grows with the quality, as it does for WebP and AVIF up to
+    noise of a few hundredths; ``encode`` must be deterministic. Raises what
+    ``encode`` raises.
+    """
+    return search(scorer(image, encode), target, start, accept)
+
+
+def scorer(image: Image.Image, encode: Callable[[int], bytes]) -> Trial:
+    """A trial of ``image``: its encode at a quality, and that encode's score."""
+    reference = Reference(image)
+
+    def trial(q: int) -> tuple[float, bytes]:
+        data = encode(q)
+        with Image.open(io.BytesIO(data)) as decoded:
+            return reference.score(decoded), data
+
+    return trial
+
+
+def search(trial: Trial, target: Target, start: int, accept: float) -> Choice:
+    """A bracketing search (secant steps, then bisection to one quality step) from
+    ``start``; a trial scoring within ``[target, target + accept]`` ends it at once.
+    ``quality_max``'s trial when no quality reaches the target."""
+    seen: dict[int, tuple[float, bytes]] = {}
+    bad, good = target.low - 1, target.high + 1  # qualities known to miss / to reach
+    q = target.clamp(start)
+    while good - bad > 1:
+        seen[q] = trial(q)
+        if seen[q][0] >= target.score:
+            good = q
+            if seen[q][0] <= target.score + accept:
+                break
+        else:
+            bad = q
+        q = _next(seen, bad, good, q, target.score)
+    if good > target.high:
+        if target.high not in seen:
+            seen[target.high] = trial(target.high)
+        good = target.high
+    score, data = seen[good]
+    return Choice(good, score, data, {k: s for k, (s, _) in seen.items()})
+
+
+def choose_widths(
+    images: list[Image.Image],
+    encode: Callable[[int, int], bytes],
+    target: Target,
+    start: int = 80,
+) -> list[Choice]:
+    """One ``Choice`` per image (the widths of one format, narrowest first);
+    ``encode(i, q)`` encodes ``images[i]`` at quality ``q``. The narrowest widths
+    are searched, the wider ones predicted (the module's docstring)."""
+
+    def trial(index: int) -> Trial:
+        return scorer(images[index], lambda q: encode(index, q))
+
+    return plan([im.width for im in images], trial, encode, target, start)
+
+
+def plan(
+    widths: list[int],
+    trial: Callable[[int], Trial],
+    encode: Callable[[int, int], bytes],
+    target: Target,
+    start: int,
+) -> list[Choice]:
+    """``choose_widths`` on any trial (``benchmarks/quality_predictor.py`` runs it on
+    measured curves): ``trial(i)`` tries width ``i``, ``encode(i, q)`` encodes it."""
+    count = max(1, sum(w <= SEARCHED_UP_TO for w in widths))
+    choices: list[Choice] = []
+    q = round(start + (target.score - FIXED_SCORE) / _SLOPE)
+    for index in range(count):
+        choices.append(search(trial(index), target, q, ACCEPT))
+        q = choices[-1].quality
+    for index in range(count, len(widths)):
+        searched = choices[:count]
+        q = target.clamp(predict(widths[:count], searched, widths[index], target.score))
+        choices.append(Choice(q, None, encode(index, q)))
+    return choices
+
+
+def predict(widths: list[int], searched: list[Choice], width: int, goal: float) -> float:
+    """The quality predicted for ``width`` from the searched widths' choices (the
+    formula in the module's docstring); ``steady`` alone after one searched width."""
+    last, x = searched[-1], math.log2(width / widths[-1])
+    steady = last.quality + PER_OCTAVE * x
+    if len(searched) < 2 or last.score is None:
+        return steady
+    before = searched[-2]
+    at_before = last.tried.get(before.quality)
+    if before.score is None or at_before is None:
+        return steady
+    drop = max(before.score - at_before, 0.0) / math.log2(widths[-1] / widths[-2])
+    surplus = last.score - goal
+    falling = last.quality + (drop * x - surplus) / _slope(last, before)
+    return max(steady, min(falling, GRADIENT_CAP))
+
+
+def _slope(last: Choice, before: Choice) -> float:
+    """Score per quality step at the last width: the secant over its widest span of
+    trials, else the width before's, floored at ``MIN_SLOPE``."""
+    for choice in (last, before):
+        others = [k for k in choice.tried if k != choice.quality]
+        if others:
+            k = max(others, key=lambda k: abs(k - choice.quality))
+            slope = (choice.tried[choice.quality] - choice.tried[k]) / (choice.quality - k)
+            return max(slope, MIN_SLOPE)
+    return max(_SLOPE, MIN_SLOPE)
+
+
+def _next(seen: dict[int, tuple[float, bytes]], bad: int, good: int, q: int, goal: float) -> int:
+    """The next quality to try, strictly between ``bad`` and ``good``."""
+    if good - bad <= 1:
+        return q
+    if bad in seen and good in seen:
+        (s0, _), (s1, _) = seen[bad], seen[good]
+        guess = bad + (goal - s0) * (good - bad) / max(s1 - s0, 1e-6)
+    elif len(seen) >= 2:  # both on one side: the secant through the last two, capped
+        (q0, (s0, _)), (q1, (s1, _)) = list(seen.items())[-2:]
+        slope = max((s1 - s0) / (q1 - q0), _SLOPE / 4)
+        guess = q + max(min((goal - seen[q][0]) / slope, 25), -25)
+    else:
+        guess = q + (goal - seen[q][0]) / _SLOPE
+    return min(max(round(guess), bad + 1), good - 1)
