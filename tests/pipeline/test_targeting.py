@@ -121,3 +121,24 @@ def test_a_predicted_width_in_the_pipeline_has_quality_and_no_score() -> None:
     assert steady <= lg.quality <= max(steady, targeting.GRADIENT_CAP)
     with Image.open(io.BytesIO(lg.data)) as decoded:
         assert decoded.size == (1000, 625)
+
+
+#: Fingerprints of targeted configurations before revision 4 (the cheap search).
+TARGETED_BEFORE = [
+    ({"quality_target": 70.0}, "8e8ada50648b0a6f"),
+    ({"quality_target": 70.0, "formats": ("avif", "webp")}, "52f56cd121cd2968"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "before"), TARGETED_BEFORE)
+def test_revision_4_moves_targeted_fingerprints_only(
+    overrides: dict[str, object], before: str
+) -> None:
+    config = PipelineConfig.from_settings(Settings.load({}, **overrides))
+    assert 4 in config.output.recipe()["revisions"]
+    assert config.fingerprint != before
+    default = PipelineConfig.from_settings(Settings.load({}))
+    assert default.fingerprint == "9cbe8f84a1806074"
+    assert "revisions" not in default.output.recipe()
+    several = PipelineConfig.from_settings(Settings.load({}, formats=("avif", "webp")))
+    assert several.output.recipe()["revisions"] == [1]
