@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imgsvc.describe import public_url
 from imgsvc.errors import BadRequest
@@ -13,8 +16,10 @@ from imgsvc.formats import content_type_of
 from imgsvc.storage.keys import (
     MAX_FILE_BASE,
     conversion_key,
+    crop_key,
     image_prefix,
     manifest_key,
+    media_id_of,
     new_media_id,
     original_key,
     parse_media_id,
@@ -154,3 +159,52 @@ def test_parse_media_id_rejects_anything_else(value: object) -> None:
 )
 def test_content_type_of_a_key(key: str, expected: str) -> None:
     assert content_type_of(key) == expected
+
+
+_NAME = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,31}", fullmatch=True)
+_BASE = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", fullmatch=True)
+_BOX = st.tuples(*(st.integers(0, 20000) for _ in range(4)))
+
+
+@given(
+    file_base=_BASE,
+    crops=st.lists(_NAME, min_size=1, max_size=4, unique=True),
+    sizes=st.lists(_NAME, min_size=1, max_size=4, unique=True),
+    box=_BOX,
+    other=_BOX,
+    width=st.integers(1, 16383),
+    fmt=st.sampled_from(["webp", "avif", "jpeg"]),
+)
+def test_crop_keys_never_equal_main_keys_or_another_crops(
+    file_base: str,
+    crops: list[str],
+    sizes: list[str],
+    box: tuple[int, int, int, int],
+    other: tuple[int, int, int, int],
+    width: int,
+    fmt: str,
+) -> None:
+    """The README's promise: a crop's key can never be a key of the main set or of
+    another crop, whatever the names of sizes and crops, and a moved box is a new key."""
+    media_id = "b797c7e7-f97e-44af-848a-64a0818214cd"
+    main = {conversion_key("news-by", media_id, file_base, s, width, fmt) for s in sizes}
+    main |= {
+        original_key("news-by", media_id, file_base, "jpg"),
+        manifest_key("news-by", media_id),
+    }
+    made = [crop_key("news-by", media_id, file_base, c, box, width, fmt) for c in crops]
+    assert len(set(made)) == len(made)
+    assert not main & set(made)
+    assert all("/crops/" in k and media_id_of(k, "news-by/") == media_id for k in made)
+    if other != box:
+        assert crop_key("news-by", media_id, file_base, crops[0], other, width, fmt) != made[0]
+
+
+def test_the_crop_key_layout() -> None:
+    key = crop_key("news-by", "b797c7e7-f97e-44af-848a-64a0818214cd", "photo", "square",
+                   (1000, 0, 3000, 2000), 480, "webp")  # fmt: skip
+    assert key == (
+        "news-by/b797c7e7-f97e-44af-848a-64a0818214cd/crops/square/photo-"
+        + hashlib.sha256(b"1000,0,3000,2000").hexdigest()[:8]
+        + "-___webp_480.webp"
+    )
