@@ -90,3 +90,39 @@ def test_s3_stopped_part_way_leaves_no_partial_set(own_server: SeaweedS3) -> Non
     assert wait_for(lambda: client.get(f"/v1/images/{kept['id']}").status_code == 200)
     assert client.get(f"/v1/images/{kept['id']}").get_json() == kept
     service.close()
+
+
+def test_s3_stopped_part_way_through_a_patch_leaves_the_previous_set(
+    own_server: SeaweedS3,
+) -> None:
+    """Issue 12: the server goes away after the first new crop object landed; the
+    PATCH answers 503, and once S3 is back the image is the set before the PATCH,
+    object for object, the crop that landed removed by the janitor."""
+    own_server.create_bucket("refocus")
+    settings = Settings.load(
+        {},
+        storage="s3",
+        s3_bucket="refocus",
+        s3_endpoint_url=own_server.endpoint,
+        crops=[{"name": "square", "aspect": "1:1"}, {"name": "wide", "aspect": "2:1"}],
+    )
+    storage = StopsServerAfterFirstPut(S3Storage.from_settings(settings).client, "refocus")
+    storage.server = own_server
+    service = ImageService(settings, storage)
+    client = create_app(service=service).test_client()
+    form = {"file": (io.BytesIO(jpeg(2400, 1600)), "a.jpg"), "focus": "0.9,0.5"}
+    kept = client.post("/v1/images", data=form, content_type="multipart/form-data").get_json()
+    before = own_server.keys("refocus")
+
+    storage.armed = True
+    response = client.patch(f"/v1/images/{kept['id']}", json={"focus": "0.1,0.5"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+
+    own_server.start()
+    assert wait_for(lambda: client.get("/readyz").status_code == 200)
+    assert wait_for(lambda: not service.janitor.pending), "janitor removed the new crop"
+    assert own_server.keys("refocus") == before
+    assert wait_for(lambda: client.get(f"/v1/images/{kept['id']}").status_code == 200)
+    assert client.get(f"/v1/images/{kept['id']}").get_json() == kept
+    service.close()
