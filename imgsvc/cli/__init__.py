@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, ImgsvcError
+from ..pipeline.focus import Focus, parse_focus
 from ..settings import Settings
 from .bulk import reconvert, worker
 from .context import Context, pass_ctx
@@ -41,16 +42,20 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--media-id", help="Use this UUID instead of a new one (one file only).")
+@click.option("--focus", help="The editor's focus, x,y or x,y,w,h (fractions of the image).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON description.")
 @pass_ctx
-def convert(obj: Context, files: tuple[Path, ...], media_id: str | None, as_json: bool) -> None:
+def convert(
+    obj: Context, files: tuple[Path, ...], media_id: str | None, focus: str | None, as_json: bool
+) -> None:
     """Convert local FILES as an upload would; print one srcset per file."""
     if media_id and len(files) > 1:
         raise click.UsageError("--media-id names one image; give a single FILE with it")
+    chosen = _focus(focus)
     failed = 0
     for path in files:
         try:
-            description = obj.service.ingest(path.read_bytes(), path.name, media_id)
+            description = obj.service.ingest(path.read_bytes(), path.name, media_id, focus=chosen)
         except (ImgsvcError, OSError) as exc:
             failed += 1
             click.echo(f"{path}: {_reason(exc)}", err=True)
@@ -59,6 +64,32 @@ def convert(obj: Context, files: tuple[Path, ...], media_id: str | None, as_json
     if failed:
         click.echo(f"{failed} of {len(files)} files failed", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("media_id")
+@click.argument("focus")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON description.")
+@pass_ctx
+def focus(obj: Context, media_id: str, focus: str, as_json: bool) -> None:
+    """Set the editor's FOCUS of a stored image (x,y or x,y,w,h; ``auto`` to let imgsvc
+    find one) and rewrite its crops, as PATCH /v1/images/{id} does; print the srcset."""
+    chosen = None if focus == "auto" else _focus(focus)
+    try:
+        click.echo(_render(obj.service.refocus(media_id, chosen), as_json))
+    except ImgsvcError as exc:
+        click.echo(f"{media_id}: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _focus(text: str | None) -> Focus | None:
+    """``--focus`` parsed once, before any work: a bad value is a usage error."""
+    if text is None:
+        return None
+    try:
+        return parse_focus(text)
+    except ImgsvcError as exc:
+        raise click.BadParameter(exc.message, param_hint="focus") from exc
 
 
 @cli.command()

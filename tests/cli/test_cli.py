@@ -175,3 +175,35 @@ def test_reconvert_status_reports_what_stops_it(
     assert result.exit_code == exit_code, result.output
     assert says in result.stderr and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_convert_takes_a_focus_and_focus_moves_the_crops(
+    runner: CliRunner, env: dict[str, str], tmp_path: Path
+) -> None:
+    config = write(tmp_path / "crops.toml", b'[[crops]]\nname = "square"\naspect = "1:1"\n')
+    env = {**env, "IMGSVC_CONFIG": str(config)}
+    photo = write(tmp_path / "wide.jpg", images.solid((1200, 600)))
+    made = runner.invoke(cli, ["convert", "--json", "--focus", "0.9,0.5", str(photo)], env=env)
+    assert made.exit_code == 0, made.stderr
+    description = json.loads(made.stdout)
+    assert description["focus"]["source"] == "editor"
+    assert description["crops"]["square"]["box"] == [600, 0, 1200, 600]
+    moved = runner.invoke(cli, ["focus", "--json", description["id"], "0.1,0.5"], env=env)
+    assert moved.exit_code == 0, moved.stderr
+    assert json.loads(moved.stdout)["crops"]["square"]["box"] == [0, 0, 600, 600]
+    back = runner.invoke(cli, ["focus", "--json", description["id"], "auto"], env=env)
+    assert json.loads(back.stdout)["focus"]["source"] != "editor"
+
+
+def test_a_bad_focus_is_a_usage_error_before_any_work(
+    runner: CliRunner, env: dict[str, str], root: Path, tmp_path: Path
+) -> None:
+    photo = write(tmp_path / "a.jpg", images.solid((600, 400)))
+    result = runner.invoke(cli, ["convert", "--focus", "0.5", str(photo)], env=env)
+    assert result.exit_code == 2
+    assert "focus takes 2 values" in result.stderr and "Traceback" not in result.stderr
+    assert not root.exists() or not any(root.rglob("*.webp"))
+    missing = runner.invoke(
+        cli, ["focus", "00000000-0000-4000-8000-000000000000", "0.5,0.5"], env=env
+    )
+    assert missing.exit_code != 0 and "no image" in missing.stderr
