@@ -220,3 +220,49 @@ def test_a_broker_url_celery_cannot_use_is_refused_by_name(url: str) -> None:
 )
 def test_redis_broker_urls_are_accepted(url: str) -> None:
     assert Settings.load({"IMGSVC_BROKER_URL": url}).broker_url == url
+
+
+def test_config_editorial_toml_has_three_crops() -> None:
+    s = Settings.load({}, config_file=CONFIG / "editorial.toml")
+    assert [(c.name, c.aspect, c.widths, c.formats) for c in s.crops] == [
+        ("square", (1, 1), None, None),
+        ("teaser", (4, 3), (320, 640, 960), None),
+        ("social", (1200, 630), (1200,), ("jpeg",)),
+    ]
+    assert s.focus_detection == "auto" and s.keep_rights_metadata
+
+
+@pytest.mark.parametrize(
+    ("crops", "message"),
+    [
+        ([{"name": "Square", "aspect": "1:1"}], "crops: name must be"),
+        ([{"name": "sq", "aspect": "1:1"}, {"name": "sq", "aspect": "4:3"}], "unique"),
+        ([{"name": "sq", "aspect": "1/1"}], "crops[sq].aspect"),
+        ([{"name": "sq"}], "crops[sq].aspect"),
+        ([{"name": "sq", "aspect": "1:1", "widths": [0]}], "crops[sq].widths"),
+        ([{"name": "sq", "aspect": "1:1", "widths": "480"}], "crops[sq].widths"),
+        ([{"name": "sq", "aspect": "1:1", "formats": ["gif"]}], "crops[sq].formats"),
+        ([{"name": "sq", "aspect": "1:1", "gravity": "north"}], "unknown field(s) gravity"),
+        (["square"], "each crop is a table"),
+        ("square=1:1", "[[crops]] tables"),
+    ],
+)
+def test_bad_crops_are_config_errors_naming_the_crop(crops: object, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({}, crops=crops)
+    assert message in caught.value.message
+
+
+def test_crops_from_the_environment_are_refused_with_a_pointer_to_toml() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"IMGSVC_CROPS": "square=1:1"})
+    assert "[[crops]]" in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["maybe", ""])
+def test_focus_detection_takes_auto_on_off(value: str) -> None:
+    if value == "":
+        assert Settings.load({"IMGSVC_FOCUS_DETECTION": value}).focus_detection == "auto"
+        return
+    with pytest.raises(ConfigError):
+        Settings.load({"IMGSVC_FOCUS_DETECTION": value})
