@@ -432,3 +432,35 @@ def test_the_main_set_covered_in_css_at_the_focus(
     assert img["sizes"] == "320px"
     assert "object-fit: cover; object-position: 25% 75%" in img["style"]
     assert "".join(cover.one("code", "cover-snippet").texts) == str(expected)
+
+
+def test_fragment_of_an_upload_with_crops_and_an_editors_focus(tmp_path: Path) -> None:
+    """Through the real pipeline: the focus given at upload and the crops it placed."""
+    crops = [{"name": "square", "aspect": "1:1"}, {"name": "social", "aspect": "1200:630"}]
+    settings = Settings.load({}, file_root=tmp_path, crops=crops)
+    service = ImageService(settings, FileStorage(settings.file_root))
+    try:
+        client = create_app(service=service).test_client()
+        data = {"file": (io.BytesIO(jpeg()), "p.jpg"), "focus": "0.25,0.5"}
+        answer = client.post("/v1/images", data=data)
+        assert answer.status_code == 201, answer.json
+        image = answer.json
+        html = client.get(f"/ui/images/{image['id']}").text
+        helpers = ImageHelpers.from_settings(settings)
+    finally:
+        service.close()
+    assert image["focus"] == {"x": 0.25, "y": 0.5, "w": 0.0, "h": 0.0, "source": "editor"}
+    tree = parse(html)
+    assert tree.one("span", "focus-marker")["style"] == "left:25.0%;top:50.0%"
+    assert tree.one(id="focus-source").text == "editor"
+    figures = tree.find_all("figure", "crop")
+    assert [f["data-crop"] for f in figures] == ["social", "square"]
+    for figure in figures:
+        crop = image["crops"][figure["data-crop"]]
+        sizes = f"{round(160 * crop['width'] / crop['height'])}px"
+        markup = helpers.responsive_img(image, crop=figure["data-crop"], sizes=sizes)
+        assert str(markup) in html
+        assert figure.one("img")["srcset"] == crop["srcset"]
+        size = f"{crop['width']} \N{MULTIPLICATION SIGN} {crop['height']}"
+        assert figure.one(class_="crop-size").text == size
+        assert figure.one(class_="crop-aspect").text == crop["aspect"]
