@@ -135,7 +135,7 @@
   // fragment again, with the crops the server rewrote around the new point.
   async function setFocus(value) {
     const section = result.querySelector("[data-media-id]");
-    if (!section) return;
+    if (!section || section.getAttribute("aria-busy") === "true") return;  // one at a time
     const url = new URL(section.dataset.image, location.href);
     section.setAttribute("aria-busy", "true");
     setStatus("Setting the focus and rewriting the crops…");
