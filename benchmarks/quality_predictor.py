@@ -28,8 +28,8 @@ from benchmarks.quality_research.analyse import Curve, Data, at, load, planned
 from benchmarks.quality_research.collect import CACHE
 from imgsvc.pipeline import targeting
 
-TARGETS, SLACK, LOW, HIGH = (65.0, 70.0, 75.0), 1.5, 50, 95
-GRID = list(itertools.product((4.0, 4.5, 5.0, 5.5), (84, 86, 88, 90)))
+TARGETS, SLACK, LOW, HIGH = (65.0, 70.0, 75.0), 1.0, 50, 95
+GRID = list(itertools.product((3.5, 4.0, 4.5, 5.0, 5.5), (82, 84, 86, 88, 90)))
 Params = tuple[float, int]
 
 

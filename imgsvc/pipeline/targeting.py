@@ -47,9 +47,9 @@ SEARCHED_UP_TO = 800
 #: proving that the quality below misses (saves about one trial per width).
 ACCEPT = 1.5
 #: The steady predictor's quality steps per octave of width (fitted over the corpus).
-PER_OCTAVE = 4.5
+PER_OCTAVE = 5.0
 #: The falling predictor's cap, and the least score-per-quality slope it divides by.
-GRADIENT_CAP = 84
+GRADIENT_CAP = 86
 MIN_SLOPE = 0.35
 #: Score gained per quality step near the targets, over the corpus (the secant's
 #: first guess before two measurements give the image's own slope).
