@@ -8,9 +8,9 @@ quality step. The first search starts from a guess for the target (``FIXED_SCORE
 each next one from the quality the width before it needed.
 
 **Wider widths are predicted**, encoded once, never scored: a trial at 1280 or 1920
-px costs more than a whole fixed-quality conversion (encode, decode and metric: 215
-and 528 ms against 535 ms), so no search there fits issue 11's CPU budget (1.3x
-fixed mode). From the last two searched widths, for ``x`` octaves beyond the last:
+px costs about as much CPU as a whole fixed-quality conversion (encode, decode and
+metric: 160-215 and 380-530 ms against 500-535 ms), so no search there fits issue 11's
+CPU budget (1.3x fixed mode). From the last two searched widths, for ``x`` octaves beyond the last:
 
 - ``steady = q_last + PER_OCTAVE * x``: most photos need a few quality steps more
   per octave of width;
@@ -18,7 +18,7 @@ fixed mode). From the last two searched widths, for ``x`` octaves beyond the las
   against the one before at the same quality (the first trial of its search is at
   that quality, so the drop costs nothing), extrapolated per octave, and bought back
   at the last width's own score-per-quality slope. Smooth gradients (wallpapers, a
-  clear sky) lose 6-7 points between 480 and 768 px where photos lose under 3:
+  clear sky) lose 5.5-6.6 points between 480 and 768 px where photos lose under 3:
   WebP bands them at the wide widths until its quality is high;
 - ``q = max(steady, min(falling, GRADIENT_CAP))``: the extrapolated drop overshoots
   on gradients (banding stops suddenly near quality 85), hence the cap.
@@ -51,11 +51,12 @@ PER_OCTAVE = 5.0
 #: The falling predictor's cap, and the least score-per-quality slope it divides by.
 GRADIENT_CAP = 86
 MIN_SLOPE = 0.35
-#: Score gained per quality step near the targets, over the corpus (the secant's
-#: first guess before two measurements give the image's own slope).
+#: Score per quality step assumed until two trials give the image's own (the secant's
+#: first step), and the score the format's fixed quality is taken to reach at 480 px:
+#: the first search starts at ``fixed + (target - FIXED_SCORE) / _SLOPE``. WebP 80
+#: averages 76.0 there over the corpus; 74 and 0.35 were tuned for the fewest trials
+#: (2.5 + 2.0 per photo at target 70 against 3.6 + 3.3 with 76 and 0.6: docs/quality.md).
 _SLOPE = 0.35
-#: The mean score of the format's fixed quality at 480 px over the corpus (WebP 80):
-#: the first search starts where that line through it meets the target.
 FIXED_SCORE = 74.0
 
 #: One trial: quality -> (score, encoded bytes).
