@@ -107,3 +107,20 @@ def browser_fixture() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def upload(live: Live, browser: Browser, name: str, data: bytes, **fields: str) -> dict[str, Any]:
+    """Store a JPEG through the HTTP API (multipart ``POST /v1/images``) from a browser
+    context of its own, as a CMS would; ``fields`` are further form fields (``focus``).
+    Returns the description."""
+    context = browser.new_context()
+    try:
+        response = context.request.post(
+            f"{live.base}/v1/images",
+            multipart={"file": {"name": name, "mimeType": "image/jpeg", "buffer": data}, **fields},
+        )
+        assert response.status == 201, response.text()
+        image: dict[str, Any] = response.json()
+        return image
+    finally:
+        context.close()

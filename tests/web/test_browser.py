@@ -21,7 +21,13 @@ from PIL import Image, ImageDraw
 
 from imgsvc import Settings, create_app
 
-from ..support.browser import Live, browser_fixture, require_chromium, serve_app  # noqa: F401
+from ..support.browser import (  # noqa: F401
+    Live,
+    browser_fixture,
+    require_chromium,
+    serve_app,
+    upload,
+)
 
 require_chromium()
 
@@ -105,18 +111,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def stored(live: Live, browser: Browser) -> dict[str, Any]:
     """The pattern, stored through the HTTP API (multipart POST /v1/images)."""
-    context = browser.new_context()
-    try:
-        response = context.request.post(
-            f"{live.base}/v1/images",
-            multipart={
-                "file": {"name": "pattern.jpg", "mimeType": "image/jpeg", "buffer": pattern_jpeg()}
-            },
-        )
-        assert response.status == 201, response.text()
-        image: dict[str, Any] = response.json()
-    finally:
-        context.close()
+    image = upload(live, browser, "pattern.jpg", pattern_jpeg())
     assert [v["width"] for v in image["variants"]] == [480, 768, 1280, 1920]
     return image
 
@@ -294,22 +289,7 @@ def _drop_a_file(page: Page, data: bytes) -> None:
 
 
 def _store(live: Live, browser: Browser, width: int, height: int) -> dict[str, Any]:
-    context = browser.new_context()
-    try:
-        response = context.request.post(
-            f"{live.base}/v1/images",
-            multipart={
-                "file": {
-                    "name": f"lib-{width}.jpg",
-                    "mimeType": "image/jpeg",
-                    "buffer": pattern_jpeg(width, height),
-                }
-            },
-        )
-        assert response.status == 201, response.text()
-        return response.json()  # type: ignore[no-any-return]
-    finally:
-        context.close()
+    return upload(live, browser, f"lib-{width}.jpg", pattern_jpeg(width, height))
 
 
 def test_library_view_current_src_and_delete(live: Live, browser: Browser) -> None:

@@ -22,7 +22,13 @@ from PIL import Image, ImageDraw
 
 from imgsvc import Settings, create_app
 
-from ..support.browser import Live, browser_fixture, require_chromium, serve_app  # noqa: F401
+from ..support.browser import (  # noqa: F401
+    Live,
+    browser_fixture,
+    require_chromium,
+    serve_app,
+    upload,
+)
 
 require_chromium()
 
@@ -96,19 +102,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def stored(live: Live, browser: Browser) -> dict[str, Any]:
     """The band photo, uploaded through the API with an editor's focus at the centre."""
-    context = browser.new_context()
-    try:
-        response = context.request.post(
-            f"{live.base}/v1/images",
-            multipart={
-                "file": {"name": "band.jpg", "mimeType": "image/jpeg", "buffer": band_jpeg()},
-                "focus": "0.5,0.5",
-            },
-        )
-        assert response.status == 201, response.text()
-        image: dict[str, Any] = response.json()
-    finally:
-        context.close()
+    image = upload(live, browser, "band.jpg", band_jpeg(), focus="0.5,0.5")
     square = image["crops"]["square"]
     assert square["box"] == [600, 0, 1800, 1200]  # the band: what the colours below assume
     assert [v["width"] for v in square["variants"]] == [480, 768, 1200]
