@@ -2,13 +2,14 @@
 encoded in every configured format, in threads (Pillow releases the GIL in resize
 and in the encoders). The encoders' parameters come from the format registry.
 
-With a quality target (``Output.target``) each still conversion is searched for by
-``quality.choose`` on its own width's image: no cheaper predictor holds the bar
-(``docs/quality.md``). The widths of one format are searched in one job, narrowest
-first, each search starting from the quality the next narrower width needed: the
-answers rise with the width (smooth gradients) or stay close, so the search starts
-near its answer. Animations keep the fixed quality: a score per frame, and a search
-over whole animations, would multiply the cost of the costliest conversions.
+With a quality target (``Output.target``) the widths of one format are handed, in one
+job, to ``targeting.py``: it searches the narrow widths on their own image and predicts
+the quality of the wide ones from them (``docs/quality.md`` has why and the figures).
+Animations keep the fixed quality: a score per frame, and a search over whole
+animations, would multiply the cost of the costliest conversions.
+
+Every output carries the rights XMP it is given (``rights.xmp_packet``); a format
+without alpha (JPEG) gets transparency flattened onto white.
 """
 
 from __future__ import annotations

@@ -9,10 +9,9 @@ padding, so its taps are applied with ``cv2.sepFilter2D``; the reference image's
 of every scale is computed once per width and reused by every trial encode.
 Agreement with the C++ tool and its cost are in ``docs/quality.md``.
 
-numpy and OpenCV are the ``quality`` extra (``pip install imgsvc[quality]``) and are
-imported here only: ``encode.py`` imports ``targeting`` (the search, which scores
-with this module) when a target is set, so a service without ``quality_target``
-never loads them.
+numpy and OpenCV (core dependencies, which focus detection needs too) are loaded
+for the metric only when a target is set: ``encode.py`` imports ``targeting`` (the
+search, which scores with this module) only then.
 """
 
 from __future__ import annotations
