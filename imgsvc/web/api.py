@@ -33,6 +33,8 @@ from .openapi import build_spec
 
 log = logging.getLogger(__name__)
 api = Blueprint("imgsvc", __name__)
+#: A focus is a few dozen bytes; a larger body is not a PATCH imgsvc takes.
+MAX_PATCH_BYTES = 4096
 
 
 def service() -> ImageService:
@@ -109,6 +111,8 @@ def get_srcset(media_id: str) -> Response:
 def update_image(media_id: str) -> Response:
     """``{"focus": "x,y" | "x,y,w,h" | null}``: the editor's focus (null: imgsvc's)."""
     require_write_token()
+    if (request.content_length or 0) > MAX_PATCH_BYTES:
+        raise UploadTooLarge(f"a PATCH body is at most {MAX_PATCH_BYTES} bytes of JSON")
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict) or set(body) != {"focus"}:
         raise BadRequest(

@@ -143,7 +143,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         "Set the editor's focus; the crops that depend on it are rewritten",
         {
             "200": _ok("The description, with the new focus and crops.", image),
-            **{str(s): _error(s) for s in (400, 401, 409)},
+            **{str(s): _error(s) for s in (400, 401, 409, 413)},
             **reads,
         },
         security=security,

@@ -176,6 +176,16 @@ def test_bad_bodies_are_400s_that_change_nothing(
     assert stored(settings) == objects
 
 
+def test_a_huge_patch_body_is_a_413(client: FlaskClient, settings: Settings) -> None:
+    body = upload(client)
+    objects = stored(settings)
+    answer = client.patch(
+        f"/v1/images/{body['id']}", json={"focus": "0.5,0.5" + " " * 10_000}, headers=AUTH
+    )
+    assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "too_large"
+    assert stored(settings) == objects
+
+
 def test_a_bad_upload_focus_is_a_400_and_stores_nothing(
     client: FlaskClient, settings: Settings
 ) -> None:
