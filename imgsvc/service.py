@@ -21,7 +21,7 @@ from .describe.manifest import MALFORMED, same_photo
 from .errors import Conflict, NotFound
 from .pipeline import Conversion, Focus, PipelineConfig, convert
 from .pipeline.focus import editor_focus
-from .races import MAX_ATTEMPTS, gave_up, lost, still_applies
+from .races import MAX_ATTEMPTS, gave_up, kept_focus, lost, still_applies
 from .runtime import events, webhooks
 from .runtime.events import Events, change_event
 from .runtime.metrics import Metrics, ObservedStorage
@@ -82,8 +82,6 @@ class ImageService:
         """That of the current settings; a stored set with another one is outdated."""
         return self.pipeline.fingerprint
 
-    # -- ingest -------------------------------------------------------------------
-
     def ingest(
         self,
         data: bytes,
@@ -94,13 +92,13 @@ class ImageService:
     ) -> dict[str, Any]:
         """Convert and store one upload; return its description (its URLs under
         ``base_url``, by default the configured ``public_base_url``). ``focus``: the
-        editor's (``focus.parse_focus``); None lets the pipeline find one.
+        editor's; None keeps the stored editor's focus of these very bytes, else lets
+        the pipeline find one.
 
         Raises the pipeline's errors for refused input (nothing is written then),
-        ``Saturated`` when no conversion slot frees up in time, ``StorageUnavailable``
-        when storage fails (what was written is removed), and ``Conflict`` when
-        another upload or a delete of the same image landed while this one was being
-        stored (this upload keeps nothing; see ``races.py``).
+        ``Saturated`` when no slot frees up in time, ``StorageUnavailable`` when storage
+        fails (what was written is removed), and ``Conflict`` when another upload, focus
+        or delete landed while this one was being stored (it keeps nothing; ``races.py``).
         """
         media_id = parse_media_id(media_id) if media_id else new_media_id()
         name = safe_file_base(filename)
@@ -109,6 +107,9 @@ class ImageService:
         with self.metrics.stage("store"):
             for _ in range(MAX_ATTEMPTS):
                 current = self.sets.read(media_id)
+                kept = None if focus is not None else kept_focus(current.manifest, sha256)
+                if kept is not None and conversion.focus != kept:
+                    conversion = self._convert(data, kept)
                 file_base = file_base_beside(current.manifest, name, sha256)
                 orig_key = original_key(
                     self.settings.key_prefix, media_id, file_base, conversion.source.ext
@@ -120,7 +121,7 @@ class ImageService:
                     break
                 except Conflict:
                     now = self.sets.read(media_id).manifest
-                    if not still_applies(current.manifest, now, sha256):
+                    if not still_applies(current.manifest, now, sha256, focus is not None):
                         raise lost(
                             media_id,
                             "this upload was being stored",
@@ -229,8 +230,6 @@ class ImageService:
             return self._describe(winner)
         self._announce(events.CREATED, None, manifest)
         return self._describe(manifest)
-
-    # -- read and delete -------------------------------------------------------------
 
     def manifest(self, media_id: str) -> dict[str, Any]:
         """The stored manifest; ``NotFound`` when the image has none (or no valid one)."""

@@ -115,3 +115,41 @@ def test_a_refocus_that_fails_at_its_manifest_leaves_the_previous_set_whole(
         r.finish(paused)
     manifest = r.assert_whole(RED, source)  # nothing of the new crop is left either
     assert square_box(manifest) == before["crops"]["square"]["box"] == [300, 0, 900, 600]
+
+
+def test_an_upload_retry_that_races_a_patch_keeps_the_editors_focus(
+    race: Callable[..., Race],
+) -> None:
+    """The client's retry of the same bytes read the set before the PATCH; the PATCH
+    landed; the retry is written on top, keeping the focus the editor just set."""
+    r = race()
+    source = photo(RED)
+    r.winner.ingest(source, "photo.jpg", MEDIA_ID)
+    paused = r.start(lambda: r.loser.ingest(source, "photo.jpg", MEDIA_ID))
+    r.winner.refocus(MEDIA_ID, LEFT)
+    r.finish(paused)
+    manifest = r.assert_whole(RED, source)
+    assert manifest["focus"]["source"] == "editor" and manifest["focus"]["x"] == LEFT.x
+    assert square_box(manifest) == [0, 0, 600, 600]
+
+
+def test_an_upload_with_its_own_focus_that_races_a_patch_is_a_conflict(
+    race: Callable[..., Race],
+) -> None:
+    r = race()
+    source = photo(RED)
+    r.winner.ingest(source, "photo.jpg", MEDIA_ID)
+    paused = r.start(lambda: r.loser.ingest(source, "photo.jpg", MEDIA_ID, focus=RIGHT))
+    r.winner.refocus(MEDIA_ID, LEFT)
+    with pytest.raises(Conflict):
+        r.finish(paused)
+    manifest = r.assert_whole(RED, source)
+    assert manifest["focus"]["x"] == LEFT.x  # the newer state stays
+
+
+def test_a_retry_of_the_same_bytes_keeps_the_editors_focus(race: Callable[..., Race]) -> None:
+    r = race()
+    source = photo(RED)
+    r.winner.ingest(source, "photo.jpg", MEDIA_ID, focus=LEFT)
+    again = r.winner.ingest(source, "photo.jpg", MEDIA_ID)
+    assert again["focus"]["x"] == LEFT.x and again["crops"]["square"]["box"] == [0, 0, 600, 600]
