@@ -27,6 +27,7 @@ one by one, all under ``decode``, as before the steps were a list.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -38,12 +39,12 @@ from PIL import Image
 from ..errors import ImageRefused, ImgsvcError, InvalidImage
 from . import colour, decode, framing, orient, resize
 from .config import Output, PipelineConfig
-from .encode import Animation, EncodedVariant, cascade, output_formats
+from .encode import Animation, EncodedVariant, cascade, output_formats, still_formats
 from .focus import CENTRE, Focus
 from .frame import Frame, Step
 from .framing import CroppedSet, Framing
 from .placeholder import Placeholder, make_placeholder
-from .plan import plan_variants
+from .plan import PlannedVariant, plan_variants
 from .receive import SourceInfo, open_image
 from .rights import Credit, read_credit, xmp_packet
 from .version import PIPELINE_VERSION
@@ -119,7 +120,7 @@ def convert(
             chosen = framing.choose_focus(frames[0], focus, config.detect_focus)
         with stage("encode"):
             tops = framing.main_frames(frames, plan[-1])
-            variants, smallest = cascade(tops, plan, output, animation, xmp)
+            variants, smallest = _encode(tops, plan, output, animation, xmp)
             crops = tuple(
                 _crop(frames, source, f, chosen, output, animation, xmp) for f in framings
             )
@@ -152,8 +153,27 @@ def _crop(
     if animation is not None and not output_formats(output, animation):
         frames, animation = frames[:1], None
     box, tops = framing.cut_frames(frames, (source.width, source.height), plan, focus)
-    variants, _ = cascade(tops, plan.plan, output, animation, xmp)
+    variants, _ = _encode(tops, plan.plan, output, animation, xmp)
     return CroppedSet(plan.crop.name, plan.crop.aspect, box, variants)
+
+
+def _encode(
+    frames: list[Image.Image],
+    plan: list[PlannedVariant],
+    output: Output,
+    animation: Animation | None,
+    xmp: bytes | None,
+) -> tuple[list[EncodedVariant], Image.Image]:
+    """``cascade``, and for an animation also the formats made as a still of its first
+    frame (``encode.still_formats``: a JPEG beside an animated WebP)."""
+    variants, smallest = cascade(frames, plan, output, animation, xmp)
+    still = still_formats(output, animation)
+    if still:
+        only = dataclasses.replace(output, formats={f: output.formats[f] for f in still})
+        more, _ = cascade(frames[:1], plan, only, None, xmp)
+        order = {name: i for i, name in enumerate(output.formats)}
+        variants = sorted([*variants, *more], key=lambda v: (order[v.format], v.width))
+    return variants, smallest
 
 
 def _run_steps(

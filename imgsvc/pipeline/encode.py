@@ -58,6 +58,18 @@ def output_formats(output: Output, animation: Animation | None) -> tuple[str, ..
     return tuple(n for n in names if formats.get(n).animated)
 
 
+def still_formats(output: Output, animation: Animation | None) -> tuple[str, ...]:
+    """For an animation, the configured formats that cannot animate but are made as a
+    still of its first frame: those every animated format outranks (a JPEG social card
+    or fallback), so that a ``<picture>`` never prefers a still to the animation (an
+    AVIF, which ranks first, is left out instead)."""
+    moving = output_formats(output, animation)
+    if animation is None or not moving:
+        return ()
+    last = max(formats.get(n).rank for n in moving)
+    return tuple(n for n in output.formats if n not in moving and formats.get(n).rank > last)
+
+
 def cascade(
     top: list[Image.Image],
     plan: Sequence[PlannedVariant],

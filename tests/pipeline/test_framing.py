@@ -170,3 +170,25 @@ def test_an_animation_keeps_its_frames_in_a_crop_and_a_jpeg_card_is_its_first_fr
     [card] = crops["social"].variants
     with Image.open(io.BytesIO(card.data)) as im:
         assert im.format == "JPEG" and im.size == (500, 263)  # 262.5, half up
+
+
+def test_an_animation_gets_a_jpeg_still_beside_its_animated_webp_but_no_still_avif() -> None:
+    """A JPEG (ranked after WebP) is made from the first frame, so a social card of a
+    GIF is a JPEG; an AVIF (ranked before WebP) is not, so that no <picture> prefers a
+    still to the animation."""
+    source = images.animation("GIF", size=(500, 300))
+    settings = Settings.load(
+        {},
+        formats=("avif", "webp", "jpeg"),
+        crops=[{"name": "social", "aspect": "1200:630", "formats": ["jpeg", "webp"]}],
+    )
+    conversion = convert(source, PipelineConfig.from_settings(settings), focus=CENTRE)
+    assert [(v.format, v.width) for v in conversion.variants] == [
+        ("webp", 480), ("webp", 500), ("jpeg", 480), ("jpeg", 500)
+    ]  # fmt: skip
+    [social] = conversion.crops
+    assert sorted(v.format for v in social.variants) == ["jpeg", "jpeg", "webp", "webp"]
+    for variant in [*conversion.variants, *social.variants]:
+        with Image.open(io.BytesIO(variant.data)) as im:
+            frames = getattr(im, "n_frames", 1)
+            assert (frames > 1) == (variant.format == "webp"), (variant.format, frames)
