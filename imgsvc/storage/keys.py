@@ -10,18 +10,18 @@ Defaults reproduce the news site's bucket::
 
 and, for each ``[[crops]]`` profile (none by default)::
 
-    {prefix}/{media_id}/crops/{crop}/{file_base}-{box8}-___{fmt}_{width}.{ext}
+    {prefix}/{media_id}/crops/{crop}/{file_base}-{left}-{top}-{right}-{bottom}-___{fmt}_{width}.{ext}
 
 A crop's keys can never equal a key of the main set (another folder) or of another
-crop (a folder per crop name; names are unique and hold no ``/``). ``box8`` is the
-first 8 hex digits of the SHA-256 of the crop box: a new focus that moves the box
+crop (a folder per crop name; names are unique and hold no ``/``). The crop box (in
+pixels of the upright source) is in the key, exactly: a new focus that moves the box
 gives new keys, so the old objects stay whole until the new manifest lands, and no
-cache can keep showing the old framing under the URL of the new one.
+cache can keep showing the old framing under the URL of the new one. (A digest of the
+box would be shorter, and could collide.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 import uuid
@@ -135,9 +135,11 @@ def crop_key(
     width: int,
     fmt: str,
 ) -> str:
-    box8 = hashlib.sha256(",".join(str(int(v)) for v in box).encode()).hexdigest()[:8]
+    where = "-".join(str(int(v)) for v in box)
     ext = formats.get(fmt).ext
-    return f"{image_prefix(prefix, media_id)}crops/{crop}/{file_base}-{box8}-___{fmt}_{width}.{ext}"
+    return (
+        f"{image_prefix(prefix, media_id)}crops/{crop}/{file_base}-{where}-___{fmt}_{width}.{ext}"
+    )
 
 
 def original_key(prefix: str, media_id: str, file_base: str, ext: str) -> str:
