@@ -20,7 +20,7 @@ from .describe.listing import check_limit, cursor_id, page
 from .describe.manifest import MALFORMED, same_photo
 from .errors import Conflict, NotFound
 from .pipeline import Conversion, Focus, PipelineConfig, convert
-from .pipeline.focus import editor_focus
+from .pipeline.focus import CENTRE, editor_focus
 from .races import MAX_ATTEMPTS, gave_up, kept_focus, lost, still_applies
 from .runtime import events, webhooks
 from .runtime.events import Events, change_event
@@ -37,7 +37,9 @@ from .storage.keys import (
     parse_media_id,
     safe_file_base,
 )
-from .storage.sets import SetStore
+from .storage.sets import Current, SetStore
+
+Manifest = dict[str, Any]
 
 
 class ImageService:
@@ -46,9 +48,7 @@ class ImageService:
     ) -> None:
         self.settings = settings
         self.pipeline = PipelineConfig.from_settings(settings)
-        # Pillow's own bomb check (2x MAX_IMAGE_PIXELS, process-wide) must never be
-        # stricter than ours, or a configured max_pixels above ~179 M could not work.
-        # Set once per service, at start-up, never per request.
+        # Pillow's process-wide bomb check must never be stricter than ours; set once.
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, settings.max_pixels)
         self.metrics = metrics or Metrics()
         self.storage: Storage = ObservedStorage(storage, self.metrics)
@@ -71,11 +71,8 @@ class ImageService:
         if self.notifier is not None:
             self.notifier.close()
 
-    def _announce(
-        self, kind: str, previous: dict[str, Any] | None, manifest: dict[str, Any] | None
-    ) -> None:
-        base = self.settings.public_base_url
-        self.events.emit(change_event(kind, previous, manifest, base))
+    def _announce(self, kind: str, previous: Manifest | None, manifest: Manifest | None) -> None:
+        self.events.emit(change_event(kind, previous, manifest, self.settings.public_base_url))
 
     @property
     def fingerprint(self) -> str:
@@ -148,32 +145,29 @@ class ImageService:
     def reconvert(self, media_id: str) -> dict[str, Any]:
         """Re-convert a stored image from its original with the current settings.
 
-        The original is read, never written; the manifest is replaced only when the
-        new conversions are all stored, and only if the image is still as it was
-        read. When another write landed meanwhile (an editor replaced the photo), the
-        newer state wins: this starts over from it, or stops if it is current. An
-        editor's focus is kept. Raises ``NotFound`` when the image is gone (deleted
-        meanwhile, too).
-        """
+        The original is read, never written; the manifest is replaced only when the new
+        conversions are all stored, and only if the image is still as it was read. When
+        another write landed meanwhile (an editor replaced the photo), the newer state
+        wins: this starts over from it, or stops if it is current. An editor's focus is
+        kept. ``NotFound`` when the image is gone (deleted meanwhile, too)."""
         return self._rewrite(lookup_media_id(media_id), None, events.RECONVERTED)
 
     def refocus(
         self, media_id: str, focus: Focus | None, base_url: str | None = None
     ) -> dict[str, Any]:
         """Set the editor's focus (None: back to the one the pipeline finds) and rewrite
-        what depends on it, by the write protocol: new crop keys first, then the
-        manifest, then the old crops go; objects whose bytes stay are not rewritten.
-
-        Applied again on top of a re-conversion that landed meanwhile; ``Conflict``
-        when another photo or a delete did (``races.py``), ``NotFound`` without an image.
-        """
+        what depends on it by the write protocol: new crop keys, the manifest, then the
+        old crops go; objects whose bytes stay are not rewritten (an outdated set is
+        re-converted whole, as ``reconvert`` would). Applied again on top of a
+        re-conversion that landed meanwhile; ``Conflict`` when another photo or a
+        delete did (``races.py``); ``NotFound`` without an image."""
         return self._rewrite(lookup_media_id(media_id), focus, events.UPDATED, base_url)
 
     def _rewrite(
         self, media_id: str, focus: Focus | None, kind: str, base_url: str | None = None
     ) -> dict[str, Any]:
-        """A new set from the stored original: a re-conversion (a machine's, keeping
-        the stored editor's focus) or an update (the editor's ``focus``)."""
+        """A re-conversion (a machine's: the stored editor's focus kept) or an update
+        (the editor's ``focus``)."""
         editor = kind == events.UPDATED
         for attempt in range(MAX_ATTEMPTS):
             current = self.sets.read(media_id)
@@ -184,13 +178,8 @@ class ImageService:
             done = stored == focus if editor else attempt > 0
             if done and self.is_current(previous):
                 return self._describe(previous, base_url)
-            orig_key = previous["original"]["key"]
-            conversion = self._convert(self.storage.get(orig_key).data, focus if editor else stored)
-            operation = "refocus" if editor else "reconvert"
             try:
-                manifest = self.sets.write(
-                    media_id, previous["file_base"], orig_key, conversion, None, current, operation
-                )
+                manifest = self._new_set(media_id, current, focus if editor else stored, editor)
             except Conflict:
                 if editor and not same_photo(previous, self.sets.read(media_id).manifest):
                     raise lost(media_id, "its focus was being set", "nothing changed") from None
@@ -198,6 +187,23 @@ class ImageService:
             self._announce(kind, previous, manifest)
             return self._describe(manifest, base_url)
         raise gave_up(media_id)
+
+    def _new_set(
+        self, media_id: str, current: Current, focus: Focus | None, editor: bool
+    ) -> dict[str, Any]:
+        """Re-converted from the original; for an editor's focus on a current set
+        without crops, only the manifest's focus changes (no byte depends on it)."""
+        previous, pipeline = current.manifest or {}, self.pipeline
+        found = focus is None and pipeline.detect_focus  # a detection needs the pixels
+        if editor and not found and not pipeline.output.crops and self.is_current(previous):
+            changes = {"focus": (focus or CENTRE).to_dict()}
+            return self.sets.amend(media_id, current, changes, "refocus")
+        orig_key = previous["original"]["key"]
+        conversion = self._convert(self.storage.get(orig_key).data, focus)
+        operation = "refocus" if editor else "reconvert"
+        return self.sets.write(
+            media_id, previous["file_base"], orig_key, conversion, None, current, operation
+        )
 
     def adopt(self, media_id: str, orig_key: str) -> dict[str, Any]:
         """Convert a stored original that has no manifest (an upload interrupted before
@@ -276,11 +282,8 @@ class ImageService:
                 if now.manifest is None:
                     return  # deleted meanwhile: what this delete wanted
                 if not same_photo(current.manifest, now.manifest):
-                    raise lost(
-                        media_id,
-                        "it was being deleted",
-                        "nothing was deleted; send the delete again to remove what is stored now",
-                    ) from None
+                    why = "nothing was deleted; send the delete again to remove what is stored now"
+                    raise lost(media_id, "it was being deleted", why) from None
                 continue
             self._announce(events.DELETED, current.manifest, None)
             return

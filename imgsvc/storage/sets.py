@@ -40,7 +40,6 @@ from .keys import (
 )
 
 log = logging.getLogger(__name__)
-
 MANIFEST_CACHE_CONTROL = "no-cache"
 
 
@@ -181,10 +180,7 @@ class SetStore:
             # The manifest is never in ``attempted``: a manifest that landed is a
             # complete set (ours, if the answer was lost; or another writer's), and
             # removing it by key would race whoever wrote it.
-            body = json.dumps(manifest, indent=1, sort_keys=True).encode()
-            self.storage.put_if(
-                mkey, body, "application/json", MANIFEST_CACHE_CONTROL, current.etag
-            )
+            self._put_manifest(mkey, manifest, current)
         except Conflict:
             # The newer state won. What it lists stays (discard keeps claimed keys),
             # the rest of this attempt goes, and the manifest object is the winner's.
@@ -197,6 +193,26 @@ class SetStore:
         if previous:
             self.discard(manifest_keys(previous) - manifest_keys(manifest))
         return manifest
+
+    def amend(
+        self, media_id: str, current: Current, changes: dict[str, Any], operation: str
+    ) -> dict[str, Any]:
+        """``current``'s manifest with ``changes`` (fields no object depends on: a focus
+        without crops), by the same compare-and-swap, no object written or removed;
+        ``Conflict`` when the image changed meanwhile."""
+        if current.manifest is None:
+            raise NotFound(f"no image {media_id}")
+        manifest = {**current.manifest, **changes}
+        try:
+            self._put_manifest(manifest_key(self.prefix, media_id), manifest, current)
+        except Conflict:
+            self.on_conflict(operation)
+            raise
+        return manifest
+
+    def _put_manifest(self, key: str, manifest: dict[str, Any], current: Current) -> None:
+        body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        self.storage.put_if(key, body, "application/json", MANIFEST_CACHE_CONTROL, current.etag)
 
     def _put_conversions(
         self, objects: list[tuple[EncodedVariant, str]], stored: dict[str, str]

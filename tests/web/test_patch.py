@@ -236,3 +236,31 @@ def test_reconvert_keeps_the_editors_focus_and_adds_a_new_crop(tmp_path: Path) -
         assert manifest["focus"]["source"] == "editor"
     finally:
         editing.close()
+
+
+def test_without_crops_a_patch_changes_only_the_manifests_focus(tmp_path: Path) -> None:
+    """No byte depends on the focus without crops: the PATCH rewrites the manifest alone
+    (every object as it was, nothing converted again), and fit="cover" follows it."""
+    root = tmp_path / "media"
+    service = ImageService(Settings.load({}, file_root=root), FileStorage(root))
+    try:
+        client = create_app(service=service).test_client()
+        made = upload(client)
+        settings = service.settings
+        objects = stored(settings)
+        converted = service.metrics.stage_seconds.labels("convert")._sum.get()
+        answer = client.patch(f"/v1/images/{made['id']}", json={"focus": "0.9,0.4"})
+        assert answer.status_code == 200
+        body = answer.get_json()
+        assert body["focus"] == {"x": 0.9, "y": 0.4, "w": 0.0, "h": 0.0, "source": "editor"}
+        assert {**body, "focus": made["focus"]} == made
+        now = stored(settings)
+        manifest = f"media/{made['id']}/manifest.json"
+        assert {k: v for k, v in now.items() if k != manifest} == {
+            k: v for k, v in objects.items() if k != manifest
+        }
+        assert now[manifest] != objects[manifest]
+        assert service.metrics.stage_seconds.labels("convert")._sum.get() == converted
+        assert json.loads((root / manifest).read_text())["focus"]["x"] == 0.9
+    finally:
+        service.close()
