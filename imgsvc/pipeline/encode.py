@@ -126,7 +126,7 @@ def _targeted(
     """Every width of one still in ``fmt`` at the quality ``targeting.choose_widths``
     finds for the target (the narrow widths searched, the wide ones predicted; a
     predicted width has no measured score); how it does so is that module's business."""
-    from . import targeting  # here only: numpy and OpenCV load with a target, never without
+    from . import targeting  # here only: the metric's numpy and OpenCV load with a target
 
     assert output.target is not None
     images = [frames[0] for _, frames in widths]

@@ -20,9 +20,10 @@ the map's range (``ATTENTION_KEEP``).
 
 **centre**: nothing interesting at all (a flat or smooth picture).
 
-numpy, OpenCV and scikit-image are imported inside ``detect`` only: a service that
-never detects never loads them. Without scikit-image the faces step is skipped;
-without numpy/OpenCV ``detect`` raises ``ImportError`` (install the extra).
+numpy, OpenCV and scikit-image (core dependencies) are imported inside ``detect``
+only: a service that never detects never loads them. Should scikit-image be missing
+all the same, the faces step is skipped; without numpy/OpenCV ``detect`` raises
+``ImportError``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Three steps of ``convert``, in this order:
   below it.
 - ``choose_focus``: the editor's focus, else one found by ``focus.detect`` when the
   configuration looks for one, else the centre.
-- ``cut``: each crop's largest width straight from the working image (one LANCZOS
+- ``cut_frames``: each crop's largest width straight from the working image (one LANCZOS
   pass over the crop box, ``resize.cut``); its smaller widths follow by the same
   cascade as the main set's.
 
@@ -88,9 +88,9 @@ def working_size(
 def choose_focus(image: Image.Image, editor: Focus | None, looks: bool) -> Focus:
     """The editor's focus, else a detected one (``looks``), else the centre.
 
-    Detection needs numpy, OpenCV and scikit-image; a service that lacks them falls
-    back to the centre and says so in the log once per conversion, rather than failing
-    an upload over a focus.
+    Detection needs numpy and OpenCV (core dependencies); an installation that lacks
+    them all the same falls back to the centre and says so in the log, once per
+    conversion, rather than failing an upload over a focus.
     """
     if editor is not None:
         return editor

@@ -139,6 +139,7 @@
     const url = new URL(section.dataset.image, location.href);
     section.setAttribute("aria-busy", "true");
     setStatus("Setting the focus and rewriting the crops…");
+    let image = null;
     try {
       const response = await fetch(url, {
         method: "PATCH",
@@ -146,13 +147,16 @@
         body: JSON.stringify({ focus: value }),
       });
       if (!response.ok) throw new Error(await errorMessage(response));
-      const image = await response.json();
+      image = await response.json();
       await showImage(image.id);
       const crops = Object.keys(image.crops || {}).length;
       const rewritten = crops ? `; ${crops} crop${crops === 1 ? "" : "s"} rewritten` : "";
       setStatus(`Focus ${focusText(image.focus)}${rewritten}.`);
     } catch (err) {
-      setStatus(`The focus was not saved: ${err.message}`, true);
+      const what = image
+        ? "The focus was saved, but the page could not show it"
+        : "The focus was not saved";
+      setStatus(`${what}: ${err.message}`, true);
       section.removeAttribute("aria-busy");
       const marker = result.querySelector(".focus-marker.is-pending");
       if (marker) {  // back where the stored focus is
