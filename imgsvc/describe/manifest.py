@@ -60,7 +60,7 @@ def build_manifest(
         "focus": conversion.focus.to_dict(),
         "crops": {
             c.name: {
-                "aspect": f"{c.aspect[0]}:{c.aspect[1]}",
+                "aspect": "{}:{}".format(*c.aspect),
                 "box": list(c.box),
                 "variants": [
                     _variant(v, key) for v, key in zip(c.variants, crop_keys[c.name], strict=True)

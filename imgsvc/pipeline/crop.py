@@ -1,9 +1,9 @@
-"""Crops: the ``[[crops]]`` profiles, where a crop of a given aspect lies, and at
-which widths it is made.
+"""Crops: the ``[[crops]]`` profiles, and where a crop of a given aspect lies.
 
 Pure arithmetic on integers and fractions, no imaging library: the pipeline cuts
-the upright image at ``crop_box`` and resizes the cut like any source. The widths
-follow the main set's no-upscale rule, which lives in ``plan.py`` and only there.
+the upright image at ``crop_box`` and resizes the cut like any source. A crop's
+widths follow the main set's no-upscale rule, ``plan.plan_variants`` applied to the
+crop (``framing.frame_crops``).
 
 A profile (``Crop``) is validated once, when the settings are built: a name that is
 safe in a key and unique, an aspect, optional widths and formats. Its name is a
@@ -22,7 +22,7 @@ from typing import Any
 from .. import formats
 from ..errors import ConfigError
 from .focus import Focus
-from .plan import Size, plan_variants
+from .plan import Size
 
 #: Bound on each term of an aspect ("1200:630" is typical; nothing needs 5 digits).
 MAX_ASPECT_TERM = 10_000
@@ -177,21 +177,3 @@ def _place(length: int, span: int, start: float, size: float) -> int:
     if last - first <= span:
         place = min(max(place, last - span), first)
     return min(max(place, 0), length - span)
-
-
-def crop_widths(
-    crop_width: int, widths: Sequence[int], crop_height: int | None = None
-) -> list[int]:
-    """The widths a crop is made at: ``plan_variants``' no-upscale rule, applied to the crop.
-
-    Widths no wider than the crop are kept; the first wider one becomes the crop's
-    own width; larger ones are dropped. ``widths`` are sorted and deduplicated
-    first. Given ``crop_height``, the format's side limit caps the widths as it
-    does for a source (without it the crop is taken as square for that check).
-    Raises ``ValueError`` for a non-positive width or crop size.
-    """
-    if any(w < 1 for w in widths):
-        raise ValueError(f"crop widths must be positive, got {list(widths)}")
-    sizes = [Size(str(w), w) for w in sorted(set(widths))]
-    height = crop_width if crop_height is None else crop_height
-    return [v.width for v in plan_variants(crop_width, height, sizes)]

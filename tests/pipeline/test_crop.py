@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from imgsvc.errors import ConfigError
-from imgsvc.pipeline.crop import crop_box, crop_widths, largest_size, parse_aspect
+from imgsvc.pipeline.crop import crop_box, largest_size, parse_aspect
 from imgsvc.pipeline.focus import Focus
 from imgsvc.pipeline.plan import Size, plan_variants
 
@@ -105,26 +105,11 @@ def test_the_marker_at_the_focus_is_where_the_geometry_predicts(
     ImageDraw.Draw(im).rectangle(box, fill=RED)
     focus = Focus(box[0] / width, box[1] / height, 2 * half / width, 2 * half / height)
     left, top, right, bottom = crop_box(width, height, aspect, focus)
-    for out_w in crop_widths(right - left, [160, 480, 4000], bottom - top):
+    sizes = [Size(str(w), w) for w in (160, 480, 4000)]
+    for planned in plan_variants(right - left, bottom - top, sizes):
+        out_w, out_h = planned.width, planned.height
         scale = out_w / (right - left)
-        out_h = max(1, round((bottom - top) * scale))
         out = im.crop((left, top, right, bottom)).resize((out_w, out_h), Image.Resampling.LANCZOS)
         at = (int((mx - left) * scale), int((my - top) * scale))
         r, g, b = out.getpixel(at)  # type: ignore[misc]
         assert r > 200 and g < 60 and b < 60, f"marker missing at {at} of {out.size}"
-
-
-def test_crop_widths_follow_the_no_upscale_rule_of_plan() -> None:
-    assert crop_widths(700, [480, 768, 1280]) == [480, 700]
-    assert crop_widths(480, [768, 480]) == [480]
-    assert crop_widths(2000, [480, 480, 1200]) == [480, 1200]
-    assert crop_widths(300, []) == []
-    sizes_ = [Size(str(w), w) for w in (320, 640, 1280)]
-    assert crop_widths(900, [1280, 640, 320], 500) == [
-        v.width for v in plan_variants(900, 500, sizes_)
-    ]
-
-
-def test_crop_widths_refuse_non_positive_widths() -> None:
-    with pytest.raises(ValueError):
-        crop_widths(700, [0, 480])
