@@ -12,7 +12,6 @@ default) is the reference row for CPU.
 from __future__ import annotations
 
 import io
-import statistics
 import sys
 import time
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from PIL import Image
 
 from benchmarks.fetch_corpus import corpus_files
-from benchmarks.quality_knobs import Point, at_score
+from benchmarks.quality_knobs import Point, print_table
 from benchmarks.quality_research.collect import widths_of
 from imgsvc.pipeline.quality import Reference
 
@@ -56,20 +55,8 @@ def main(width: int) -> None:
                 with Image.open(io.BytesIO(data)) as decoded:
                     score = reference.score(decoded.convert("RGB"))
                 results[name].setdefault(path.name, []).append((q, len(data), score, cpu))
-    base = results["avif speed 6 (Pillow's default)"]
-    print(f"| {width} px | bytes at score 70 vs AVIF speed 6 | photos | encode CPU |")
-    print("| --- | --- | --- | --- |")
-    for name, photos in results.items():
-        ratios = [
-            a / b
-            for photo, points in photos.items()
-            if (a := at_score(points)) and (b := at_score(base[photo]))
-        ]
-        cpu = statistics.fmean(p[3] for points in photos.values() for p in points)
-        print(
-            f"| {name} | {statistics.geometric_mean(ratios):.3f} "
-            f"({min(ratios):.3f}..{max(ratios):.3f}) | {len(ratios)} | {cpu * 1000:.0f} ms |"
-        )
+    header = f"| {width} px | bytes at score 70 vs AVIF speed 6 | photos | encode CPU |"
+    print_table(results, "avif speed 6 (Pillow's default)", header)
 
 
 if __name__ == "__main__":

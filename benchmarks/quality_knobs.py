@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -77,8 +78,15 @@ def main(width: int) -> None:
         sys.exit("cwebp not found: apt-get install webp")
     with tempfile.TemporaryDirectory() as folder:
         results = measure(width, Path(folder))
-    base = results["default (sns 50, f 60)"]
-    print(f"| {width} px, cwebp -m 4 | bytes at score 70 vs default | photos | encode wall |")
+    header = f"| {width} px, cwebp -m 4 | bytes at score 70 vs default | photos | encode wall |"
+    print_table(results, "default (sns 50, f 60)", header)
+
+
+def print_table(results: dict[str, Any], base_name: str, header: str) -> None:
+    """One row per configuration: the geometric mean (and range) over the photos of its
+    bytes at score 70 against ``base_name``'s, and its mean time per encode."""
+    base = results[base_name]
+    print(header)
     print("| --- | --- | --- | --- |")
     for name, photos in results.items():
         ratios = [
@@ -86,10 +94,10 @@ def main(width: int) -> None:
             for photo, points in photos.items()
             if (a := at_score(points)) and (b := at_score(base[photo]))
         ]
-        wall = statistics.fmean(p[3] for points in photos.values() for p in points)
+        spent = statistics.fmean(p[3] for points in photos.values() for p in points)
         print(
             f"| {name} | {statistics.geometric_mean(ratios):.3f} "
-            f"({min(ratios):.3f}..{max(ratios):.3f}) | {len(ratios)} | {wall * 1000:.0f} ms |"
+            f"({min(ratios):.3f}..{max(ratios):.3f}) | {len(ratios)} | {spent * 1000:.0f} ms |"
         )
 
 
