@@ -190,3 +190,15 @@ def test_without_a_target_the_manifest_has_quality_and_no_score(tmp_path: Path) 
     finally:
         service.close()
     assert all(v["quality"] == 80 and "score" not in v for v in made["variants"])
+
+
+@pytest.mark.parametrize("size", [(203, 157), (64, 9), (130, 128)])
+def test_the_strips_do_not_change_the_score(size: tuple[int, int], monkeypatch) -> None:
+    """Odd sides, a height below one strip, and strips that end on the last row: the
+    score of 8-row strips (the blur's reach is 4) equals that of the shipped height."""
+    im = _detailed(size)
+    distorted = _decoded(_webp(im, 40))
+    shipped = quality.ssimulacra2(im, distorted)
+    monkeypatch.setattr(quality, "ROWS", 8)
+    assert quality.ssimulacra2(im, distorted) == pytest.approx(shipped, abs=1e-4)
+    assert shipped < 90
