@@ -4,8 +4,8 @@
 Reads the ground truth of ``quality_research/collect.py`` (every quality at 480 and
 768 px, a dense grid where the targets are crossed at the wider widths) and runs
 ``imgsvc.pipeline.targeting.plan`` itself on it without encoding anything: each
-trial of a searched width is a look-up in its measured curve (so trial counts are
-the search's own), each predicted width the predictor's own choice. The fitted
+trial is a look-up in its width's measured curve (so trial counts are the search's
+own), a predicted width's first the predictor's own choice. The fitted
 constants (``PER_OCTAVE``, ``GRADIENT_CAP``) are refitted on a small grid as the
 cheapest pair (bytes at target 70) whose every score at targets 65, 70 and 75 stays
 within 1.5 of the target: once on all photos (the shipped values), and once leaving
@@ -54,7 +54,7 @@ def chosen(widths: dict[int, Curve], goal: float) -> tuple[dict[int, int], list[
     def trial(i: int) -> targeting.Trial:
         return lambda q: (at(widths[ws[i]], q), b"")
 
-    choices = targeting.plan(ws, trial, lambda i, q: b"", targeting.Target(goal, LOW, HIGH), 80)
+    choices = targeting.plan(ws, trial, targeting.Target(goal, LOW, HIGH), 80)
     return {w: c.quality for w, c in zip(ws, choices, strict=True)}, [c.trials for c in choices]
 
 

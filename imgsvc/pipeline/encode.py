@@ -3,8 +3,9 @@ encoded in every configured format, in threads (Pillow releases the GIL in resiz
 and in the encoders). The encoders' parameters come from the format registry.
 
 With a quality target (``Output.target``) the widths of one format are handed, in one
-job, to ``targeting.py``: it searches the narrow widths on their own image and predicts
-the quality of the wide ones from them (``docs/quality.md`` has why and the figures).
+job, to ``targeting.py``: it searches the narrow widths on their own image, predicts
+the quality of the wide ones from them and measures what the prediction reached
+(``docs/quality.md`` has why and the figures).
 Animations keep the fixed quality: a score per frame, and a search over whole
 animations, would multiply the cost of the costliest conversions.
 
@@ -38,7 +39,8 @@ class EncodedVariant:
     data: bytes
     #: The encoder setting used: the fixed one, or the one the target search chose.
     quality: int
-    #: The SSIMULACRA2 score reached, against the image encoded; only with a target.
+    #: The SSIMULACRA2 score reached, against the image encoded; with a target only
+    #: (every still variant then has one; animations keep the fixed quality).
     score: float | None = None
 
 
@@ -124,8 +126,8 @@ def _targeted(
     xmp: bytes | None = None,
 ) -> list[EncodedVariant]:
     """Every width of one still in ``fmt`` at the quality ``targeting.choose_widths``
-    finds for the target (the narrow widths searched, the wide ones predicted; a
-    predicted width has no measured score); how it does so is that module's business."""
+    finds for the target, with the score it reached (the narrow widths searched, the
+    wide ones predicted and measured); how it does so is that module's business."""
     from . import targeting  # here only: the metric's numpy and OpenCV load with a target
 
     assert output.target is not None

@@ -7,10 +7,13 @@ trial lands within ``ACCEPT`` points above the target, or the bracket closes on 
 quality step. The first search starts from a guess for the target (``FIXED_SCORE``),
 each next one from the quality the width before it needed.
 
-**Wider widths are predicted**, encoded once, never scored: a trial at 1280 or 1920
-px costs about as much CPU as a whole fixed-quality conversion (encode, decode and
-metric: 160-215 and 380-530 ms against 500-535 ms), so no search there fits issue 11's
-CPU budget (1.3x fixed mode). From the last two searched widths, for ``x`` octaves beyond the last:
+**Wider widths are predicted, then measured**: a search there would cost several
+trials of 1280 or 1920 px, each about as much CPU as the whole fixed-quality
+conversion's encodes of that width (encode, decode and metric: about 90 and 230 ms).
+The predicted quality is encoded and scored once (``verify``), so every variant
+records the score it reached; one that misses the target by more than ``SLACK`` is
+searched from there, so no variant lands further below the target than that. The
+prediction, for ``x`` octaves beyond the last searched width:
 
 - ``steady = q_last + PER_OCTAVE * x``: most photos need a few quality steps more
   per octave of width;
@@ -25,9 +28,7 @@ CPU budget (1.3x fixed mode). From the last two searched widths, for ``x`` octav
 
 The fit over the benchmark corpus, its error against the exhaustive search and why
 this predictor and no other: ``docs/quality.md`` (``benchmarks/quality_predictor.py``
-reruns it). The predictor spends the slack between the target and issue 11's bar (70
-and 68.5): a predicted width may land below the target, so its ``Choice.score`` is
-``None`` (not measured), never a guess.
+reruns it).
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from .quality import Reference
+from .quality import MIN_SIDE, Reference
 
 #: Widths up to this are searched; wider ones are predicted from them.
 SEARCHED_UP_TO = 800
 #: A trial scoring within this many points above the target is taken without
 #: proving that the quality below misses (saves about one trial per width).
 ACCEPT = 1.5
+#: A predicted width scoring this far below the target (issue 11's bar: 68.5 at a
+#: target of 70) is searched instead; one closer is taken as it is.
+SLACK = 1.5
 #: The steady predictor's quality steps per octave of width (fitted over the corpus).
 PER_OCTAVE = 5.0
 #: The falling predictor's cap, and the least score-per-quality slope it divides by.
@@ -82,15 +86,16 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class Choice:
     quality: int
-    #: The SSIMULACRA2 score of ``data``; ``None`` for a predicted (unscored) width.
+    #: The SSIMULACRA2 score of ``data``; None only where the metric is undefined (a
+    #: side under ``quality.MIN_SIDE``: such a width keeps the fixed quality).
     score: float | None
     data: bytes
-    #: Every quality tried and its score (empty for a predicted width).
+    #: Every quality tried and its score.
     tried: dict[int, float] = field(default_factory=dict)
 
     @property
     def trials(self) -> int:
-        """Encodes made for this width (a predicted width's one encode included)."""
+        """Encodes made for this width."""
         return max(len(self.tried), 1)
 
 
@@ -155,23 +160,26 @@ def choose_widths(
 ) -> list[Choice]:
     """One ``Choice`` per image (the widths of one format, narrowest first);
     ``encode(i, q)`` encodes ``images[i]`` at quality ``q``. The narrowest widths
-    are searched, the wider ones predicted (the module's docstring)."""
+    are searched, the wider ones predicted and measured (the module's docstring);
+    widths too small for the metric (the narrowest, when any) keep ``start``."""
+
+    scored = [i for i, im in enumerate(images) if min(im.size) >= MIN_SIDE]
+    unscored = [Choice(start, None, encode(i, start)) for i in range(len(images) - len(scored))]
 
     def trial(index: int) -> Trial:
-        return scorer(images[index], lambda q: encode(index, q))
+        i = scored[index]
+        return scorer(images[i], lambda q: encode(i, q))
 
-    return plan([im.width for im in images], trial, encode, target, start)
+    if not scored:
+        return unscored
+    return unscored + plan([images[i].width for i in scored], trial, target, start)
 
 
 def plan(
-    widths: list[int],
-    trial: Callable[[int], Trial],
-    encode: Callable[[int, int], bytes],
-    target: Target,
-    start: int,
+    widths: list[int], trial: Callable[[int], Trial], target: Target, start: int
 ) -> list[Choice]:
     """``choose_widths`` on any trial (``benchmarks/quality_predictor.py`` runs it on
-    measured curves): ``trial(i)`` tries width ``i``, ``encode(i, q)`` encodes it."""
+    measured curves): ``trial(i)`` tries width ``i``."""
     count = max(1, sum(w <= SEARCHED_UP_TO for w in widths))
     choices: list[Choice] = []
     q = round(start + (target.score - FIXED_SCORE) / _SLOPE)
@@ -179,10 +187,19 @@ def plan(
         choices.append(search(trial(index), target, q, ACCEPT))
         q = choices[-1].quality
     for index in range(count, len(widths)):
-        searched = choices[:count]
-        q = target.clamp(predict(widths[:count], searched, widths[index], target.score))
-        choices.append(Choice(q, None, encode(index, q)))
+        q = target.clamp(predict(widths[:count], choices[:count], widths[index], target.score))
+        choices.append(verify(trial(index), target, q))
     return choices
+
+
+def verify(trial: Trial, target: Target, q: int) -> Choice:
+    """A predicted quality's one trial, taken when it scores at least ``target.score -
+    SLACK``; a worse miss is searched like a narrow width, from the prediction."""
+    first = trial(q)
+    if first[0] >= target.score - SLACK:
+        return Choice(q, first[0], first[1], {q: first[0]})
+    seen = {q: first}
+    return search(lambda k: seen[k] if k in seen else trial(k), target, q, ACCEPT)
 
 
 def predict(widths: list[int], searched: list[Choice], width: int, goal: float) -> float:
@@ -190,11 +207,11 @@ def predict(widths: list[int], searched: list[Choice], width: int, goal: float) 
     formula in the module's docstring); ``steady`` alone after one searched width."""
     last, x = searched[-1], math.log2(width / widths[-1])
     steady = last.quality + PER_OCTAVE * x
-    if len(searched) < 2 or last.score is None:
+    if len(searched) < 2:
         return steady
     before = searched[-2]
     at_before = last.tried.get(before.quality)
-    if before.score is None or at_before is None:
+    if at_before is None or before.score is None or last.score is None:
         return steady
     drop = max(before.score - at_before, 0.0) / math.log2(widths[-1] / widths[-2])
     surplus = last.score - goal

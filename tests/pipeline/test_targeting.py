@@ -89,7 +89,7 @@ def test_a_score_falling_with_the_width_buys_quality_back_up_to_the_cap() -> Non
     assert 62 + targeting.PER_OCTAVE * math.log2(1920 / 768) < mild < targeting.GRADIENT_CAP
 
 
-def test_wide_widths_are_predicted_encoded_once_and_not_scored() -> None:
+def _predicted_case(target: float) -> tuple[list[Image.Image], list[tuple[int, int]], list]:
     images = [_detailed((w, w * 5 // 8)) for w in (256, 512, 1024)]
     encodes: list[tuple[int, int]] = []
 
@@ -97,48 +97,96 @@ def test_wide_widths_are_predicted_encoded_once_and_not_scored() -> None:
         encodes.append((index, q))
         return _webp(images[index], q)
 
-    target = targeting.Target(40.0, 30, 95)
-    low, mid, wide = targeting.choose_widths(images, encode, target, 80)
-    assert low.score is not None and low.score >= 40.0
-    assert mid.score is not None and mid.score >= 40.0
-    expected = target.clamp(targeting.predict([256, 512], [low, mid], 1024, 40.0))
-    assert (wide.quality, wide.score, wide.trials) == (expected, None, 1)
+    choices = targeting.choose_widths(images, encode, targeting.Target(target, 30, 95), 80)
+    return images, encodes, choices
+
+
+def test_a_wide_width_is_predicted_then_encoded_and_scored_once() -> None:
+    images, encodes, (low, mid, wide) = _predicted_case(40.0)
+    assert low.score >= 40.0 and mid.score >= 40.0
+    expected = targeting.Target(40.0, 30, 95).clamp(
+        targeting.predict([256, 512], [low, mid], 1024, 40.0)
+    )
+    assert (wide.quality, wide.trials) == (expected, 1)
     assert [e for e in encodes if e[0] == 2] == [(2, expected)]
     assert wide.data == _webp(images[2], expected)
-    assert wide.quality >= mid.quality
+    # the score recorded is the score of the stored bytes, measured, not predicted
+    assert wide.score == pytest.approx(quality.ssimulacra2(images[2], _decoded(wide.data)))
+    assert wide.score >= 40.0 - targeting.SLACK
 
 
-def test_a_predicted_width_in_the_pipeline_has_quality_and_no_score() -> None:
+def test_a_predicted_width_that_misses_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prediction far too low (forced here) is measured, found short by more than
+    the slack, and searched up to the lowest quality that reaches the target."""
+    monkeypatch.setattr(targeting, "predict", lambda *args: 30.0)
+    images, encodes, (_, _, wide) = _predicted_case(55.0)
+    assert wide.tried[30] < 55.0 - targeting.SLACK and (2, 30) in encodes
+    assert wide.trials > 1 and wide.score >= 55.0
+    assert wide.score == pytest.approx(quality.ssimulacra2(images[2], _decoded(wide.data)))
+    below = quality.ssimulacra2(images[2], _decoded(_webp(images[2], wide.quality - 1)))
+    assert below < 55.0
+
+
+def test_every_width_in_the_pipeline_has_quality_and_its_measured_score() -> None:
+    """Before, the predicted 1000 px width had no score (issue 11: every targeted
+    variant carries the SSIMULACRA2 it reached)."""
     sizes = (Size("sm", 256), Size("md", 384), Size("lg", 1000))
     settings = Settings.load({}, sizes=sizes, quality_target=50.0, quality_min=30)
     buf = io.BytesIO()
-    _detailed((1000, 625)).save(buf, "PNG")
+    source = _detailed((1000, 625))
+    source.save(buf, "PNG")
     variants = convert(buf.getvalue(), PipelineConfig.from_settings(settings)).variants
     assert [v.width for v in variants] == [256, 384, 1000]
     sm, md, lg = variants
-    assert sm.score is not None and md.score is not None and lg.score is None
     steady = min(max(round(md.quality + targeting.PER_OCTAVE * math.log2(1000 / 384)), 30), 95)
     assert steady <= lg.quality <= max(steady, targeting.GRADIENT_CAP)
     with Image.open(io.BytesIO(lg.data)) as decoded:
         assert decoded.size == (1000, 625)
+        assert lg.score == pytest.approx(quality.ssimulacra2(source, decoded.convert("RGB")))
+    # sm cannot reach 50 (quality_max 95 gives it about 43): the highest quality, and
+    # the score that reached
+    assert sm.quality == 95 and sm.score is not None and sm.score < 50.0
+    assert md.score >= 50.0 and lg.score >= 50.0 - targeting.SLACK
 
 
-#: Fingerprints of targeted configurations before revision 4 (the cheap search).
+#: Fingerprints of targeted configurations before revision 4 (the cheap search) and
+#: before revision 5 (the predicted widths measured).
 TARGETED_BEFORE = [
-    ({"quality_target": 70.0}, "8e8ada50648b0a6f"),
-    ({"quality_target": 70.0, "formats": ("avif", "webp")}, "52f56cd121cd2968"),
+    ({"quality_target": 70.0}, ("8e8ada50648b0a6f", "39e0b2d729885ac2")),
+    (
+        {"quality_target": 70.0, "formats": ("avif", "webp")},
+        ("52f56cd121cd2968", "39a53f5550e7c2ea"),
+    ),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "before"), TARGETED_BEFORE)
-def test_revision_4_moves_targeted_fingerprints_only(
-    overrides: dict[str, object], before: str
+def test_revisions_4_and_5_move_targeted_fingerprints_only(
+    overrides: dict[str, object], before: tuple[str, str]
 ) -> None:
     config = PipelineConfig.from_settings(Settings.load({}, **overrides))
-    assert 4 in config.output.recipe()["revisions"]
-    assert config.fingerprint != before
+    assert {4, 5} <= set(config.output.recipe()["revisions"])
+    assert config.fingerprint not in before
     default = PipelineConfig.from_settings(Settings.load({}))
     assert default.fingerprint == "9cbe8f84a1806074"
     assert "revisions" not in default.output.recipe()
     several = PipelineConfig.from_settings(Settings.load({}, formats=("avif", "webp")))
     assert several.output.recipe()["revisions"] == [1]
+
+
+def test_widths_too_small_for_the_metric_keep_the_fixed_quality() -> None:
+    """SSIMULACRA2 is undefined under 8 px a side; before, such an upload with a target
+    was refused as undecodable (400)."""
+    config = PipelineConfig.from_settings(Settings.load({}, quality_target=70.0))
+    for size, scored in (((5, 5), []), ((2000, 10), [1920])):
+        buf = io.BytesIO()
+        Image.effect_noise(size, 50).convert("RGB").save(buf, "PNG")
+        variants = convert(buf.getvalue(), config).variants
+        for v in variants:
+            with Image.open(io.BytesIO(v.data)) as decoded:
+                assert decoded.size == (v.width, v.height)
+            if v.width in scored:
+                assert v.score is not None and min(v.width, v.height) >= quality.MIN_SIDE
+            else:
+                assert (v.quality, v.score) == (80, None)
+        assert [v.width for v in variants if v.score is not None] == scored
