@@ -10,10 +10,11 @@ each next one from the quality the width before it needed.
 **Wider widths are predicted, then measured**: a search there would cost several
 trials of 1280 or 1920 px, each about as much CPU as the whole fixed-quality
 conversion's encodes of that width (encode, decode and metric: about 90 and 230 ms).
-The predicted quality is encoded and scored once (``verify``), so every variant
-records the score it reached; one that misses the target by more than ``SLACK`` is
-searched from there, so no variant lands further below the target than that. The
-prediction, for ``x`` octaves beyond the last searched width:
+The predicted quality is encoded and scored once (``verify``; the predicted widths
+side by side), so every variant records the score it reached; one that misses the
+target by more than ``SLACK`` is searched from there, so no variant lands further
+below the target than that. The prediction, for ``x`` octaves beyond the last
+searched width:
 
 - ``steady = q_last + PER_OCTAVE * x``: most photos need a few quality steps more
   per octave of width;
@@ -36,6 +37,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -186,9 +188,14 @@ def plan(
     for index in range(count):
         choices.append(search(trial(index), target, q, ACCEPT))
         q = choices[-1].quality
-    for index in range(count, len(widths)):
-        q = target.clamp(predict(widths[:count], choices[:count], widths[index], target.score))
-        choices.append(verify(trial(index), target, q))
+    predicted = [
+        (i, target.clamp(predict(widths[:count], choices, widths[i], target.score)))
+        for i in range(count, len(widths))
+    ]
+    # Side by side: they are independent, and the metric and the encoders release the
+    # GIL, so an upload's answer waits for the slowest, not for the sum.
+    with ThreadPoolExecutor(max_workers=max(len(predicted), 1)) as pool:
+        choices += pool.map(lambda iq: verify(trial(iq[0]), target, iq[1]), predicted)
     return choices
 
 
