@@ -104,7 +104,7 @@ def _pixels(image: Image.Image) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
         image = Image.alpha_composite(grey, image.convert("RGBA"))
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 def _linear(rows: np.ndarray) -> np.ndarray:
@@ -126,12 +126,10 @@ def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
         if min(hh, hw) < MIN_SIDE:
             break
         half = np.empty((hh, hw, 3), np.float32)
-        for r0 in range(0, h, ROWS):
-            rows = _linear(levels[-1][r0 : r0 + ROWS])
-            if rows.shape[0] % 2 or w % 2:
-                rows = np.pad(rows, ((0, rows.shape[0] % 2), (0, w % 2), (0, 0)), mode="edge")
-            out = half[r0 // 2 : r0 // 2 + rows.shape[0] // 2]
-            out[:] = cv2.resize(rows, (hw, out.shape[0]), interpolation=cv2.INTER_AREA)
+        if levels[-1].dtype == np.uint8:
+            kernels.half8(levels[-1], _LINEAR, half)
+        else:
+            kernels.half(levels[-1], half)
         levels.append(half)
     return levels
 
