@@ -126,10 +126,7 @@ def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
         if min(hh, hw) < MIN_SIDE:
             break
         half = np.empty((hh, hw, 3), np.float32)
-        if levels[-1].dtype == np.uint8:
-            kernels.half8(levels[-1], _LINEAR, half)
-        else:
-            kernels.half(levels[-1], half)
+        kernels.half(levels[-1], _LINEAR, half)
         levels.append(half)
     return levels
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
+from numba.extending import overload
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -86,34 +87,38 @@ def positive_y(roots: np.ndarray, out: np.ndarray) -> None:
             out[1, i, j] = POSITIVE[1, 0] * cl + POSITIVE[1, 1] * cm + POSITIVE[1, 3]
 
 
+def _linear_at(level: np.ndarray, lut: np.ndarray, i: int, j: int, c: int) -> np.float32:
+    """A level's value in linear light: 8-bit sRGB through ``lut``, else as it is
+    (compiled per dtype by the overload below)."""
+    raise NotImplementedError  # only ever called compiled
+
+
+@overload(_linear_at)  # type: ignore[untyped-decorator]
+def _linear_at_compiled(level: Any, lut: Any, i: Any, j: Any, c: Any) -> Callable[..., Any]:
+    # numba wants the implementation's parameters to match these, annotations included
+    def through_lut(level: Any, lut: Any, i: Any, j: Any, c: Any) -> Any:
+        return lut[level[i, j, c]]
+
+    def as_it_is(level: Any, lut: Any, i: Any, j: Any, c: Any) -> Any:
+        return level[i, j, c]
+
+    return through_lut if isinstance(level.dtype, numba.types.Integer) else as_it_is
+
+
 @_loop
-def half8(pixels: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:
-    """The first level below 8-bit sRGB ``pixels``: each 2x2 box of their linear
-    values (``lut``), the last row/column repeated on odd sides, into ``out``. One
-    pass instead of OpenCV's table look-up and resize (two, and a padded copy)."""
-    h, w, _ = pixels.shape
+def half(level: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:
+    """The next level: each 2x2 box of ``level`` in linear light (8-bit sRGB through
+    ``lut``), the last row/column repeated on odd sides, into ``out``. One pass
+    instead of OpenCV's table look-up and resize (two, and a padded copy)."""
+    h, w, _ = level.shape
     quarter = np.float32(0.25)
     for i in range(out.shape[0]):
         i0, i1 = 2 * i, min(2 * i + 1, h - 1)
         for j in range(out.shape[1]):
             j0, j1 = 2 * j, min(2 * j + 1, w - 1)
             for c in range(3):
-                box = lut[pixels[i0, j0, c]] + lut[pixels[i0, j1, c]]
-                box += lut[pixels[i1, j0, c]] + lut[pixels[i1, j1, c]]
-                out[i, j, c] = quarter * box
-
-
-@_loop
-def half(linear: np.ndarray, out: np.ndarray) -> None:
-    """``half8`` for a level in linear light already."""
-    h, w, _ = linear.shape
-    quarter = np.float32(0.25)
-    for i in range(out.shape[0]):
-        i0, i1 = 2 * i, min(2 * i + 1, h - 1)
-        for j in range(out.shape[1]):
-            j0, j1 = 2 * j, min(2 * j + 1, w - 1)
-            for c in range(3):
-                box = linear[i0, j0, c] + linear[i0, j1, c] + linear[i1, j0, c] + linear[i1, j1, c]
+                box = _linear_at(level, lut, i0, j0, c) + _linear_at(level, lut, i0, j1, c)
+                box += _linear_at(level, lut, i1, j0, c) + _linear_at(level, lut, i1, j1, c)
                 out[i, j, c] = quarter * box
 
 
