@@ -7,9 +7,9 @@ trial lands within ``ACCEPT`` points above the target, or the bracket closes on 
 quality step. The first search starts from a guess for the target (``FIXED_SCORE``),
 each next one from the quality the width before it needed.
 
-**Wider widths are predicted, then measured**: a search there would cost several
-trials of 1280 or 1920 px, each about as much CPU as the whole fixed-quality
-conversion's encodes of that width (encode, decode and metric: about 90 and 230 ms).
+**Wider widths are predicted, then measured**: a trial at 1280 or 1920 px (encode,
+decode, metric) costs about 100 and 240 ms of CPU where a whole fixed-quality
+conversion costs about 460, so a search there (several trials) is out of reach.
 The predicted quality is encoded and scored once (``verify``; the predicted widths
 side by side), so every variant records the score it reached; one that misses the
 target by more than ``SLACK`` is searched from there, so no variant lands further
