@@ -4,19 +4,19 @@
 made positive, six scales (2x2 box in linear light), an SSIM map and two edge maps per
 channel, L1 and L4 norms, the 108 published weights and the final polynomial. The one
 liberty is the blur: libjxl's recursive Gaussian (sigma 1.5, Charalampidis 2016) is
-exactly a 9-tap FIR with zero padding, so its taps are applied with ``cv2.sepFilter2D``.
+exactly a 9-tap FIR with zero padding, and is applied as one.
 
 **Why strips:** each scale is worked in bands of ``ROWS`` rows (plus the blur's reach
-of ``HALO`` rows each side, whose own results are dropped), so every intermediate array
-stays in the caches; the arithmetic between the blurs is compiled
-(``quality_kernels.py``), and features whose weights make them worthless are not
-computed (``NEGLIGIBLE``). The whole-image numpy version before spent most of its time
-allocating image-sized arrays beyond the caches and passing over them once per
-operation: a one-off score at 1920 px took 350-800 ms of CPU where this takes about
-90 ms (40 ms at 1280), within 0.003 of its scores. Agreement with the C++ tool and the
-costs: ``docs/quality.md``.
+of ``HALO`` rows each side), so every intermediate array stays in the caches; all the
+arithmetic but the cube roots (numpy's, vectorised) is compiled loops
+(``quality_kernels.py``), and planes whose weights make them worthless are not
+computed (``NEGLIGIBLE``). The whole-image numpy and OpenCV version before spent most
+of its time allocating image-sized arrays beyond the caches and passing over them
+once per operation: a one-off score at 1920 px took 350-800 ms of CPU where this
+takes about 65 ms (27 ms at 1280), within 0.006 of its scores. Agreement with the C++
+tool and the costs: ``docs/quality.md``.
 
-numpy, OpenCV and numba are loaded only when a target is set: ``encode.py`` imports
+numpy and numba are loaded only when a target is set: ``encode.py`` imports
 ``targeting`` (the search, which scores with this module) only then.
 """
 
@@ -25,20 +25,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import cv2
 import numba
 import numpy as np
 from PIL import Image
 
 from . import quality_kernels as kernels
 
-#: libjxl's RecursiveGaussian(1.5) applied to an impulse: 9 taps, the rest exactly 0.
-_HALF = (0.009414367809653755, 0.03601111465836439, 0.10933537277746024, 0.21292859201042208)
-_TAPS = np.array([*_HALF, 0.26462110548819834, *reversed(_HALF)], dtype=np.float32)
 _SCALES = 6
-#: Rows per strip (even: a strip's 2x2 boxes never straddle two strips; 64 was the
-#: fastest of 16-256 at 480-1920 px) and the blur's reach beyond them.
-ROWS, HALO = 64, 4
+#: Rows per strip (64 was the fastest of 16-256 at 480-1920 px); each strip carries
+#: the blur's reach (``kernels.HALO``) beyond them.
+ROWS = 64
+HALO = kernels.HALO
 #: libjxl's tool refuses images under 8 px a side: the metric is undefined there.
 MIN_SIDE = 8
 _V = np.arange(256, dtype=np.float64) / 255.0
@@ -73,30 +70,21 @@ def _weights() -> np.ndarray:
 
 
 _WEIGHTS = _weights()
-#: A feature whose weights are below this is not computed. Together they are worth
-#: at most 0.0004 points (measured over 198 corpus encodes, WebP quality 20-98 at 480,
-#: 1280 and 1920 px), a hundredth of this port's own distance to the C++ tool; they
-#: include the X and B planes at full resolution, so the largest level blurs 5 planes
-#: instead of 15 (2.4x fewer blurs in all).
+#: A plane (channel and level) all of whose features weigh below this is not
+#: computed. Together they are worth at most 0.0004 points (measured over 198 corpus
+#: encodes, WebP quality 20-98 at 480, 1280 and 1920 px), a hundredth of this port's
+#: own distance to the C++ tool; they include the X and B planes at full resolution,
+#: so the largest level, three quarters of the work, computes one plane of three.
 NEGLIGIBLE = 0.003
 
 
 @cache
-def _needed(levels: int) -> tuple[tuple[str | None, ...], ...]:
-    """Per channel and level: ``"all"`` (the ssim map, 5 blurs), ``"edges"`` (the edge
-    maps alone, 2 blurs) or None (nothing), derived from the weights that an image
-    of ``levels`` levels uses: with fewer than six, libjxl's flat indexing gives a
-    channel's features the weights of other levels, as ``_final`` does too."""
-    w = _WEIGHTS[: 3 * levels * 6].reshape(3, levels, 2, 3)  # channel, level, norm, map
-    return tuple(
-        tuple(
-            "all" if w[c, s, :, 0].max() >= NEGLIGIBLE
-            else "edges" if w[c, s, :, 1:].max() >= NEGLIGIBLE
-            else None
-            for s in range(levels)
-        )
-        for c in range(3)
-    )  # fmt: skip
+def _needed(levels: int) -> tuple[tuple[bool, ...], ...]:
+    """Per channel and level, whether the plane is computed, from the weights that an
+    image of ``levels`` levels uses: with fewer than six, libjxl's flat indexing gives
+    a channel's features the weights of other levels, as ``_final`` does too."""
+    w = _WEIGHTS[: 3 * levels * 6].reshape(3, levels, 6)  # channel, level, (norm, map)
+    return tuple(tuple(bool(w[c, s].max() >= NEGLIGIBLE) for s in range(levels)) for c in range(3))
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -105,11 +93,6 @@ def _pixels(image: Image.Image) -> np.ndarray:
         grey = Image.new("RGBA", image.size, (128, 128, 128, 255))
         image = Image.alpha_composite(grey, image.convert("RGBA"))
     return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-
-
-def _linear(rows: np.ndarray) -> np.ndarray:
-    """Rows of a level as linear float32: level 0 is 8-bit sRGB, the others are linear."""
-    return np.asarray(cv2.LUT(rows, _LINEAR.reshape(1, 256))) if rows.dtype == np.uint8 else rows
 
 
 def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
@@ -131,42 +114,31 @@ def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _blur(plane: np.ndarray) -> np.ndarray:
-    return np.asarray(cv2.sepFilter2D(plane, -1, _TAPS, _TAPS, borderType=cv2.BORDER_CONSTANT))
-
-
 def _xyb(rows: np.ndarray, out: np.ndarray, y_only: bool) -> np.ndarray:
     """XYB planes ``(3, n, w)`` of level rows; with ``y_only`` only plane 1 is made."""
-    mixed = cv2.transform(_linear(rows), kernels.OPSIN)  # non-negative: a positive matrix
-    np.cbrt(mixed, out=mixed)
-    (kernels.positive_y if y_only else kernels.positive)(mixed, out)
+    kernels.mix(rows, _LINEAR, out, y_only)
+    roots = out[:2] if y_only else out
+    np.cbrt(roots, out=roots)
+    kernels.positive(out, y_only)
     return out
 
 
-def _features(needs: list[str | None], ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+def _features(needs: list[bool], ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """(ssim, ringing, blur) x (L1, L4) x channel for one level: shape (3, 2, 3); the
     features ``needs`` (per channel, ``_needed``) leaves out are 0."""
     h, w = ref.shape[:2]
     sums = np.zeros((3, 6))
     n = min(ROWS + 2 * HALO, h)
     x_planes, y_planes = np.empty((3, n, w), np.float32), np.empty((3, n, w), np.float32)
-    scratch = np.empty((3, n, w), np.float32)
-    needed = [(c, need) for c, need in enumerate(needs) if need]
-    y_only = [c for c, _ in needed] == [1]
+    needed = [c for c, need in enumerate(needs) if need]
+    y_only = needed == [1]
     for r0 in range(0, h, ROWS):
         a, b = max(r0 - HALO, 0), min(r0 + ROWS + HALO, h)
         own = slice(r0 - a, min(r0 + ROWS, h) - a)
         xs = _xyb(ref[a:b], x_planes[:, : b - a], y_only)
         ys = _xyb(dist[a:b], y_planes[:, : b - a], y_only)
-        for c, need in needed:
-            x, y = xs[c], ys[c]
-            mu1, mu2 = _blur(x), _blur(y)
-            kernels.edge_sums(x[own], y[own], mu1[own], mu2[own], sums[c])
-            if need == "all":
-                xx, yy, xy = scratch[:, : b - a]
-                kernels.products(x, y, xx, yy, xy)
-                s11, s22, s12 = (_blur(p)[own] for p in (xx, yy, xy))
-                kernels.ssim_sums(mu1[own], mu2[own], s11, s22, s12, sums[c])
+        for c in needed:
+            kernels.plane_sums(xs[c], ys[c], own.start, own.stop, sums[c])
     sums /= h * w
     features = sums.reshape(3, 3, 2).transpose(1, 2, 0).copy()  # -> map, norm, channel
     features[:, 1] **= 0.25
@@ -206,4 +178,4 @@ def ssimulacra2(reference: Image.Image, distorted: Image.Image) -> float:
 
 
 def versions() -> dict[str, Any]:
-    return {"numpy": np.__version__, "opencv": cv2.__version__, "numba": numba.__version__}
+    return {"numpy": np.__version__, "numba": numba.__version__}
