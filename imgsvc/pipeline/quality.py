@@ -13,8 +13,9 @@ arithmetic but the cube roots (numpy's, vectorised) is compiled loops
 computed (``NEGLIGIBLE``). The whole-image numpy and OpenCV version before spent most
 of its time allocating image-sized arrays beyond the caches and passing over them
 once per operation: a one-off score at 1920 px took 350-800 ms of CPU where this
-takes about 65 ms (27 ms at 1280), within 0.006 of its scores. Agreement with the C++
-tool and the costs: ``docs/quality.md``.
+takes about 65 ms (27 ms at 1280), within 0.006 of its scores where both have six
+levels (under 256 px a side that version stopped a level early: ``_pyramid``).
+Agreement with the C++ tool and the costs: ``docs/quality.md``.
 
 numpy and numba are loaded only when a target is set: ``encode.py`` imports
 ``targeting`` (the search, which scores with this module) only then.
@@ -80,11 +81,13 @@ NEGLIGIBLE = 0.003
 
 @cache
 def _needed(levels: int) -> tuple[tuple[bool, ...], ...]:
-    """Per channel and level, whether the plane is computed, from the weights that an
-    image of ``levels`` levels uses: with fewer than six, libjxl's flat indexing gives
-    a channel's features the weights of other levels, as ``_final`` does too."""
+    """Per channel and level, whether the plane is computed: every plane of an image
+    with fewer than six levels (cheap, and libjxl's flat indexing then gives a
+    channel's features other levels' weights, on which skipping moved a 226x19
+    image's score by 0.011); else those with a weight of at least ``NEGLIGIBLE``."""
     w = _WEIGHTS[: 3 * levels * 6].reshape(3, levels, 6)  # channel, level, (norm, map)
-    return tuple(tuple(bool(w[c, s].max() >= NEGLIGIBLE) for s in range(levels)) for c in range(3))
+    floor = NEGLIGIBLE if levels == _SCALES else 0.0
+    return tuple(tuple(bool(w[c, s].max() >= floor) for s in range(levels)) for c in range(3))
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -97,17 +100,18 @@ def _pixels(image: Image.Image) -> np.ndarray:
 
 def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
     """The levels the scales are computed on: the 8-bit image, then each 2x2 box of
-    the one before in linear light (the last row/column repeated on odd sides), while
-    both sides keep ``MIN_SIDE``, at most ``_SCALES`` levels. Raises ValueError for
-    an image with a side under ``MIN_SIDE``."""
+    the one before in linear light (the last row/column repeated on odd sides), for as
+    long as the level halved has both sides of ``MIN_SIDE`` (so the last may have 4),
+    at most ``_SCALES`` levels. Raises ValueError for an image with a side under
+    ``MIN_SIDE``."""
     if min(pixels.shape[:2]) < MIN_SIDE:
         raise ValueError(f"SSIMULACRA2 needs {MIN_SIDE} px a side, not {pixels.shape[1::-1]}")
     levels = [pixels]
     while len(levels) < _SCALES:
         h, w = levels[-1].shape[:2]
-        hh, hw = -(-h // 2), -(-w // 2)
-        if min(hh, hw) < MIN_SIDE:
+        if min(h, w) < MIN_SIDE:  # libjxl checks the level it halves, not the half
             break
+        hh, hw = -(-h // 2), -(-w // 2)
         half = np.empty((hh, hw, 3), np.float32)
         kernels.half(levels[-1], _LINEAR, half)
         levels.append(half)

@@ -12,8 +12,8 @@ lets LLVM vectorise the loops (5x faster, measured); the denominators here are n
 (variances plus ``C2``, or 1 plus an absolute value). The loops' sums are vectorised
 with ``reassoc``; a pixel's own arithmetic keeps IEEE order (``_exact``). Scores agree
 with the whole-image float32 expressions to within 0.006 over the corpus
-(``docs/quality.md``). ``cache=True`` keeps the compiled code beside this file, or in
-numba's user cache when the package is read-only: about 1.5 s to compile once, 0.3 s
+(``docs/quality.md``). The compiled code is cached beside this file, or in numba's
+user cache when the package is read-only (``_jit``): about 1.5 s to compile once, 0.3 s
 to load in a new process.
 """
 
@@ -29,17 +29,28 @@ from numba.extending import overload
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _jit(function: _F, **options: Any) -> _F:
+    """``numba.njit`` with its on-disk cache where numba finds a writable place for it
+    (beside this file, else the user's cache directory); without one, numba refuses
+    ``cache=True`` outright (RuntimeError at import: a read-only package and no home
+    directory, as in a locked-down container), so the loops are compiled in each
+    process instead (about 1.5 s, once)."""
+    try:
+        return cast(_F, numba.njit(function, cache=True, **options))
+    except RuntimeError:
+        return cast(_F, numba.njit(function, **options))
+
+
 def _exact(function: _F) -> _F:
     """Compiled in IEEE order: the arithmetic of one pixel. Identical images must
     cancel exactly (100, not 99.8: the final polynomial's slope is infinite at 0)."""
-    return cast(_F, numba.njit(function, cache=True, nogil=True, error_model="numpy"))
+    return _jit(function, nogil=True, error_model="numpy")
 
 
 def _loop(function: _F) -> _F:
     """Compiled with ``reassoc``, which lets LLVM vectorise the loops' sums; the pixel
     arithmetic they call (``_exact``) keeps its own order when inlined."""
-    jitted = numba.njit(function, cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
-    return cast(_F, jitted)
+    return _jit(function, nogil=True, error_model="numpy", fastmath={"reassoc"})
 
 
 #: libjxl's RecursiveGaussian(1.5) applied to an impulse: 9 taps, the rest exactly 0,
