@@ -128,10 +128,13 @@ def _targeted(
     """Every width of one still in ``fmt`` at the quality ``targeting.choose_widths``
     finds for the target, with the score it reached (the narrow widths searched, the
     wide ones predicted and measured); how it does so is that module's business."""
-    from . import targeting  # here only: the metric's numpy and OpenCV load with a target
+    from . import targeting  # here only: the metric's numpy and numba load with a target
 
     assert output.target is not None
-    images = [frames[0] for _, frames in widths]
+    # scored against what the format can hold: a JPEG against its flattened image (the
+    # metric would put transparency over grey, and every JPEG would miss the target)
+    alpha = formats.get(fmt).alpha
+    images = [frames[0] if alpha else _flattened(frames[0]) for _, frames in widths]
 
     def trial(index: int, q: int) -> bytes:
         return encode(widths[index][1], fmt, q, None, xmp)

@@ -194,8 +194,9 @@ def plan(
     ]
     # Side by side: they are independent, and the metric and the encoders release the
     # GIL, so an upload's answer waits for the slowest, not for the sum.
-    with ThreadPoolExecutor(max_workers=max(len(predicted), 1)) as pool:
-        choices += pool.map(lambda iq: verify(trial(iq[0]), target, iq[1]), predicted)
+    if predicted:
+        with ThreadPoolExecutor(max_workers=len(predicted)) as pool:
+            choices += pool.map(lambda iq: verify(trial(iq[0]), target, iq[1]), predicted)
     return choices
 
 
