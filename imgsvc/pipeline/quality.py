@@ -132,17 +132,21 @@ def _features(needs: list[bool], ref: np.ndarray, dist: np.ndarray) -> np.ndarra
     features ``needs`` (per channel, ``_needed``) leaves out are 0."""
     h, w = ref.shape[:2]
     sums = np.zeros((3, 6))
-    n = min(ROWS + 2 * HALO, h)
-    x_planes, y_planes = np.empty((3, n, w), np.float32), np.empty((3, n, w), np.float32)
+    # a strip's planes: its rows and HALO more each side, zeros beyond the image
+    x_planes, y_planes = (np.empty((3, ROWS + 2 * HALO, w), np.float32) for _ in range(2))
     needed = [c for c, need in enumerate(needs) if need]
     y_only = needed == [1]
     for r0 in range(0, h, ROWS):
-        a, b = max(r0 - HALO, 0), min(r0 + ROWS + HALO, h)
-        own = slice(r0 - a, min(r0 + ROWS, h) - a)
-        xs = _xyb(ref[a:b], x_planes[:, : b - a], y_only)
-        ys = _xyb(dist[a:b], y_planes[:, : b - a], y_only)
+        count = min(ROWS, h - r0)
+        a, b = max(r0 - HALO, 0), min(r0 + count + HALO, h)
+        top, end = a - (r0 - HALO), count + 2 * HALO  # image rows a..b sit at top..
+        bottom = top + b - a
+        for planes, level in ((x_planes, ref), (y_planes, dist)):
+            _xyb(level[a:b], planes[:, top:bottom], y_only)
+            planes[:, :top] = 0.0
+            planes[:, bottom:end] = 0.0
         for c in needed:
-            kernels.plane_sums(xs[c], ys[c], own.start, own.stop, sums[c])
+            kernels.plane_sums(x_planes[c, :end], y_planes[c, :end], HALO, HALO + count, sums[c])
     sums /= h * w
     features = sums.reshape(3, 3, 2).transpose(1, 2, 0).copy()  # -> map, norm, channel
     features[:, 1] **= 0.25

