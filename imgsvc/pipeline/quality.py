@@ -118,13 +118,14 @@ def _pyramid(pixels: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _xyb(rows: np.ndarray, out: np.ndarray, y_only: bool) -> np.ndarray:
-    """XYB planes ``(3, n, w)`` of level rows; with ``y_only`` only plane 1 is made."""
-    kernels.mix(rows, _LINEAR, out, y_only)
-    roots = out[:2] if y_only else out
+def _xyb(rows: np.ndarray, planes: np.ndarray, top: int, y_only: bool) -> None:
+    """The XYB planes of level rows into ``planes[:, top:top + len(rows)]``; with
+    ``y_only`` only plane 1 is made."""
+    bottom = top + rows.shape[0]
+    kernels.mix(rows, _LINEAR, planes, top, y_only)
+    roots = planes[: 2 if y_only else 3, top:bottom]
     np.cbrt(roots, out=roots)
-    kernels.positive(out, y_only)
-    return out
+    kernels.positive(planes, top, bottom, y_only)
 
 
 def _features(needs: list[bool], ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
@@ -142,7 +143,7 @@ def _features(needs: list[bool], ref: np.ndarray, dist: np.ndarray) -> np.ndarra
         top, end = a - (r0 - HALO), count + 2 * HALO  # image rows a..b sit at top..
         bottom = top + b - a
         for planes, level in ((x_planes, ref), (y_planes, dist)):
-            _xyb(level[a:b], planes[:, top:bottom], y_only)
+            _xyb(level[a:b], planes, top, y_only)
             planes[:, :top] = 0.0
             planes[:, bottom:end] = 0.0
         for c in needed:

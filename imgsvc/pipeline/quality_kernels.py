@@ -84,29 +84,32 @@ POSITIVE = np.array(
 
 
 @_loop
-def mix(rows: np.ndarray, lut: np.ndarray, out: np.ndarray, y_only: bool) -> None:
+def mix(rows: np.ndarray, lut: np.ndarray, out: np.ndarray, top: int, y_only: bool) -> None:
     """Level rows ``(n, w, 3)`` (8-bit sRGB through ``lut``, or linear) -> opsin
-    planes ``out (3, n, w)``, ready for their cube roots (non-negative: sRGB in gamut,
-    a positive matrix). ``y_only``: the first two planes alone, all Y needs. One pass
-    instead of OpenCV's table look-up and transform (1.7x less CPU, measured)."""
+    planes ``out[:, top:top + n]``, ready for their cube roots (non-negative: sRGB in
+    gamut, a positive matrix). ``y_only``: the first two planes alone, all Y needs.
+    One pass instead of OpenCV's table look-up and transform (1.7x less CPU,
+    measured). ``out`` whole, not a view of its rows: numba compiles a view that is
+    not contiguous without vectorising (2x slower, measured)."""
     n, w, _ = rows.shape
     for i in range(n):
         for j in range(w):
             r = _linear_at(rows, lut, i, j, 0)
             g = _linear_at(rows, lut, i, j, 1)
             b = _linear_at(rows, lut, i, j, 2)
-            out[0, i, j] = OPSIN[0, 0] * r + OPSIN[0, 1] * g + OPSIN[0, 2] * b + OPSIN[0, 3]
-            out[1, i, j] = OPSIN[1, 0] * r + OPSIN[1, 1] * g + OPSIN[1, 2] * b + OPSIN[1, 3]
+            o = top + i
+            out[0, o, j] = OPSIN[0, 0] * r + OPSIN[0, 1] * g + OPSIN[0, 2] * b + OPSIN[0, 3]
+            out[1, o, j] = OPSIN[1, 0] * r + OPSIN[1, 1] * g + OPSIN[1, 2] * b + OPSIN[1, 3]
             if not y_only:
-                out[2, i, j] = OPSIN[2, 0] * r + OPSIN[2, 1] * g + OPSIN[2, 2] * b + OPSIN[2, 3]
+                out[2, o, j] = OPSIN[2, 0] * r + OPSIN[2, 1] * g + OPSIN[2, 2] * b + OPSIN[2, 3]
 
 
 @_loop
-def positive(planes: np.ndarray, y_only: bool) -> None:
-    """Cube-rooted opsin planes -> positive XYB planes, in place (``y_only``: Y alone,
-    from the first two)."""
-    _, n, w = planes.shape
-    for i in range(n):
+def positive(planes: np.ndarray, start: int, stop: int, y_only: bool) -> None:
+    """Cube-rooted opsin planes -> positive XYB planes, rows ``start:stop`` in place
+    (``y_only``: Y alone, from the first two)."""
+    w = planes.shape[2]
+    for i in range(start, stop):
         for j in range(w):
             cl, cm = planes[0, i, j], planes[1, i, j]
             planes[1, i, j] = POSITIVE[1, 0] * cl + POSITIVE[1, 1] * cm + POSITIVE[1, 3]
