@@ -181,6 +181,14 @@ def _final(features: list[np.ndarray]) -> float:
     return 100.0 - 10.0 * raw**0.6276336467831387 if raw > 0 else 100.0
 
 
+def warm() -> None:
+    """Loads the compiled loops now (from numba's cache: about 0.3 s; compiling them:
+    about 1.5 s), so that the first targeted upload of a process does not wait for
+    it. A PIL image's pixels, as in use: numba compiles per argument type."""
+    im = Image.new("RGB", (16, 16), (90, 140, 200))
+    Reference(im).score(im)
+
+
 def ssimulacra2(reference: Image.Image, distorted: Image.Image) -> float:
     """SSIMULACRA2 of ``distorted`` against ``reference`` (8-bit, same size)."""
     return Reference(reference).score(distorted)

@@ -10,6 +10,7 @@ under gunicorn. Nothing here converts or stores: it calls ``ImageService``.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask
 
@@ -48,7 +49,20 @@ def create_app(
     templating.init_app(app)
     app.register_blueprint(ui)
     _log_write_guarantee(service)
+    _warm_metric(service)
     return app
+
+
+def _warm_metric(service: ImageService) -> None:
+    """With a quality target, the metric's compiled loops are loaded before the first
+    upload, not during it (0.3-1.5 s, once per process)."""
+    if service.settings.quality_target is None:
+        return
+    from imgsvc.pipeline import quality  # only with a target: numpy and numba
+
+    start = time.perf_counter()
+    quality.warm()
+    log.info("quality targeting: SSIMULACRA2 ready in %.1f s", time.perf_counter() - start)
 
 
 def _log_write_guarantee(service: ImageService) -> None:
