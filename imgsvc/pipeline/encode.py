@@ -136,8 +136,8 @@ def _targeted(
     alpha = formats.get(fmt).alpha
     images = [frames[0] if alpha else _flattened(frames[0]) for _, frames in widths]
 
-    def trial(index: int, q: int) -> bytes:
-        return encode(widths[index][1], fmt, q, None, xmp)
+    def trial(index: int, q: int) -> bytes:  # a still: its one frame, flattened once
+        return encode([images[index]], fmt, q, None, xmp)
 
     choices = targeting.choose_widths(
         images, trial, targeting.Target(*output.target), output.quality(fmt)

@@ -165,16 +165,16 @@ def choose_widths(
     are searched, the wider ones predicted and measured (the module's docstring);
     widths too small for the metric (the narrowest, when any) keep ``start``."""
 
-    scored = [i for i, im in enumerate(images) if min(im.size) >= MIN_SIDE]
-    unscored = [Choice(start, None, encode(i, start)) for i in range(len(images) - len(scored))]
+    # narrowest first at one aspect ratio: the widths too small are the first ones
+    small = sum(min(im.size) < MIN_SIDE for im in images)
+    unscored = [Choice(start, None, encode(i, start)) for i in range(small)]
 
     def trial(index: int) -> Trial:
-        i = scored[index]
-        return scorer(images[i], lambda q: encode(i, q))
+        return scorer(images[small + index], lambda q: encode(small + index, q))
 
-    if not scored:
+    if small == len(images):
         return unscored
-    return unscored + plan([images[i].width for i in scored], trial, target, start)
+    return unscored + plan([im.width for im in images[small:]], trial, target, start)
 
 
 def plan(
