@@ -34,7 +34,6 @@ reruns it).
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from .quality import MIN_SIDE, Reference
+from .quality import MIN_SIDE, Reference, decoded
 
 #: Widths up to this are searched; wider ones are predicted from them.
 SEARCHED_UP_TO = 800
@@ -124,8 +123,7 @@ def scorer(image: Image.Image, encode: Callable[[int], bytes]) -> Trial:
 
     def trial(q: int) -> tuple[float, bytes]:
         data = encode(q)
-        with Image.open(io.BytesIO(data)) as decoded:
-            return reference.score(decoded), data
+        return reference.score(decoded(data)), data
 
     return trial
 

@@ -110,6 +110,25 @@ def test_alpha_is_blended_over_grey() -> None:
     assert quality.ssimulacra2(im, im) == pytest.approx(100.0)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "mode"), [("WEBP", "RGB"), ("WEBP", "RGBA"), ("JPEG", "RGB"), ("PNG", "RGBA")]
+)
+def test_decoded_pixels_are_pillows(fmt: str, mode: str) -> None:
+    """The metric's own WebP decode (libwebp through imagecodecs) gives exactly the
+    pixels Pillow decodes, and alpha is blended over grey as the image path does."""
+    im = _detailed((197, 131))
+    if mode == "RGBA":
+        im.putalpha(Image.linear_gradient("L").resize(im.size))
+    buf = io.BytesIO()
+    im.save(buf, fmt, quality=70)
+    pixels = quality.decoded(buf.getvalue())
+    with Image.open(io.BytesIO(buf.getvalue())) as pillows:
+        assert pixels.shape == (131, 197, 3)
+        assert (pixels == quality._pixels(pillows)).all()
+    ref = quality.Reference(im)
+    assert ref.score(pixels) == ref.score(Image.open(io.BytesIO(buf.getvalue())))
+
+
 def test_the_pipeline_does_not_import_numpy_or_opencv() -> None:
     """A service without a target never loads the metric's dependencies."""
     code = (
