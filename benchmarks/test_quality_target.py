@@ -7,7 +7,11 @@ target itself is defined and as ``docs/quality.md``'s research was measured; sha
 q80 output, when sharp is installed, against the same image: its score then also
 counts the difference of its resize. CPU is ``time.process_time`` of this process
 around ``convert()`` (threads included), so the two cores' other tenants inflate it
-less than wall time; sharp's is the Node process's own (``process.cpuUsage``).
+less than wall time; sharp's is the Node process's own (``process.cpuUsage``). The
+bar's CPU ratio (``verdict``) is its own pass: fixed 80 and target 70 converted in
+turn ``CPU_ROUNDS`` times per photo, each photo's least CPU of each kept (as
+``timeit`` keeps its least), because one round of one conversion swings by +-5% with
+the other tenants of the machine, which is the whole margin of a 1.3x bar.
 
     .venv/bin/python -m pytest benchmarks/test_quality_target.py --benchmark-only -s
     .venv/bin/python -m benchmarks.test_quality_target      # the table alone
@@ -18,6 +22,7 @@ less than wall time; sharp's is the Node process's own (``process.cpuUsage``).
 from __future__ import annotations
 
 import io
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -39,6 +44,7 @@ FIXED = (70, 75, 80, 85)
 TARGETS = (65.0, 70.0, 75.0)
 #: Issue 11's Done-when, at target 70.
 BAR_TARGET, BAR_MIN_SCORE, BAR_BYTES, BAR_CPU = 70.0, 68.5, 1.02, 1.3
+CPU_ROUNDS = 3
 
 
 @dataclass
@@ -49,6 +55,8 @@ class Row:
     #: width bucket (480, 768, 1280, "largest" as 1920) -> scores
     scores: dict[int, list[float]] = field(default_factory=dict)
     qualities: list[int] = field(default_factory=list)
+    #: the bar's pass: per photo, the least CPU s of ``CPU_ROUNDS`` conversions
+    least_cpu: list[float] = field(default_factory=list)
 
 
 def _settings(label: str) -> Settings:
@@ -105,7 +113,21 @@ def run(sources: list[tuple[str, bytes]], sharp: SharpRun | None) -> list[Row]:
             outputs, cpu_s = sharp(name, widths)
             rows["sharp q80"].cpu.append(cpu_s)  # the Node process's own CPU time
             _score(rows["sharp q80"], outputs, references, widths)
+        _least_cpu(data, [rows["fixed 80"], rows[f"target {BAR_TARGET:g}"]])
     return list(rows.values())
+
+
+def _least_cpu(data: bytes, rows: list[Row]) -> None:
+    """The bar's CPU pass for one photo: the rows' settings converted in turn."""
+    configs = [PipelineConfig.from_settings(_settings(r.label)) for r in rows]
+    least = [math.inf] * len(rows)
+    for _ in range(CPU_ROUNDS):
+        for i, config in enumerate(configs):
+            cpu = time.process_time()
+            convert(data, config)
+            least[i] = min(least[i], time.process_time() - cpu)
+    for row, cpu_s in zip(rows, least, strict=True):
+        row.least_cpu.append(cpu_s)
 
 
 def _score(row: Row, outputs: dict[int, bytes], refs: dict[int, Any], widths: list[int]) -> None:
@@ -142,13 +164,14 @@ def verdict(rows: list[Row]) -> dict[str, Any]:
     row = next(r for r in rows if r.label == f"target {BAR_TARGET:g}")
     low = min(min(s) for s in row.scores.values())
     size = row.bytes / base.bytes
-    cpu = statistics.fmean(row.cpu) / statistics.fmean(base.cpu)
+    cpu = sum(row.least_cpu) / sum(base.least_cpu)
     return {
         "min_score": round(low, 2),
         "min_score_ok": low >= BAR_MIN_SCORE,
         "bytes_vs_fixed_80": round(size, 3),
         "bytes_ok": size <= BAR_BYTES,
-        "cpu_vs_fixed_80": round(cpu, 2),
+        "cpu_vs_fixed_80": round(cpu, 3),
+        "cpu_rounds": CPU_ROUNDS,
         "cpu_ok": cpu <= BAR_CPU,
     }
 
