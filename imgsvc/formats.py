@@ -47,6 +47,9 @@ class Format:
     max_side: int = 65535
     encoder: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     rank: int = 100
+    #: What replaces entries of ``encoder`` at the widths quality targeting searches
+    #: (several trial encodes each: ``pipeline/targeting.py``, ``searched``).
+    search_encoder: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 #: As an output, for social cards and mail (LinkedIn and many mail clients take no
@@ -66,6 +69,11 @@ JPEG = Format(
 PNG = Format("png", "PNG", "png", "image/png", source=True, output=False, animated=True)
 GIF = Format("gif", "GIF", "gif", "image/gif", source=True, output=False, animated=True)
 #: ``method`` 4 of libwebp's 0-6: the speed/size point sharp and cwebp default to.
+#: With a quality target, method 2 at the searched widths (480 and 768 px by default):
+#: libwebp without rate-distortion optimisation, 0.43-0.49x method 4's CPU per encode
+#: for 6-7% more bytes at an equal SSIMULACRA2 score (over the corpus, 480-1920 px),
+#: on widths that carry about a seventh of a set's bytes; method 3 saves nothing on 4
+#: (0.96-1.0x the CPU, the same bytes). ``docs/quality.md``.
 WEBP = Format(
     "webp",
     "WEBP",
@@ -77,6 +85,7 @@ WEBP = Format(
     max_side=WEBP_MAX_SIDE,
     encoder=MappingProxyType({"method": 4}),
     rank=1,
+    search_encoder=MappingProxyType({"method": 2}),
 )
 AVIF = Format("avif", "AVIF", "avif", "image/avif", source=True, output=True, rank=0)
 

@@ -1,7 +1,9 @@
 """Exhaustive SSIMULACRA2-versus-quality data over the corpus, the ground truth of
 ``docs/quality.md``: for each photo, each width imgsvc makes (and a 320 px trial
-width derived from the 480), WebP at method 4, scored against the very image that
-was encoded (imgsvc's own resize), with ``imgsvc.pipeline.quality``.
+width derived from the 480), WebP encoded as the targeted pipeline encodes it (the
+searched widths with ``formats.WEBP.search_encoder``, method 2; the others at method
+4), scored against the very image that was encoded (imgsvc's own resize), with
+``imgsvc.pipeline.quality``.
 
 Lean on a shared two-core machine: a grid of every 5th quality over 40..100 at the
 large widths, every quality in the 5-wide brackets where the targets 65/70/75 are
@@ -13,7 +15,6 @@ analysis (``analyse.py``) reruns without encoding anything.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
@@ -23,9 +24,10 @@ from typing import Any
 from PIL import Image
 
 from benchmarks.fetch_corpus import corpus_files
-from imgsvc.pipeline import PipelineConfig, _run_steps
+from imgsvc.pipeline import PipelineConfig, _run_steps, targeting
+from imgsvc.pipeline.encode import encode
 from imgsvc.pipeline.plan import plan_variants
-from imgsvc.pipeline.quality import Reference
+from imgsvc.pipeline.quality import Reference, decoded
 from imgsvc.pipeline.receive import open_image
 from imgsvc.pipeline.resize import downscale
 from imgsvc.settings import Settings
@@ -33,7 +35,8 @@ from imgsvc.settings import Settings
 TARGETS = (65.0, 70.0, 75.0)
 LOW, HIGH = 40, 100
 TRIAL = 320  # a cheaper search width than the smallest planned one, for comparison
-CACHE = Path.home() / ".cache" / "imgsvc-bench" / "quality-research.json"
+#: "-2": the searched widths at the search parameters (the first file: method 4 at all).
+CACHE = Path.home() / ".cache" / "imgsvc-bench" / "quality-research-2.json"
 
 
 def widths_of(data: bytes) -> dict[int, Image.Image]:
@@ -61,13 +64,7 @@ class _null:
         return None
 
 
-def encode(image: Image.Image, quality: int) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "WEBP", quality=quality, method=4)
-    return buf.getvalue()
-
-
-def measure(image: Image.Image, dense: bool) -> dict[int, list[float]]:
+def measure(image: Image.Image, dense: bool, searched: bool) -> dict[int, list[float]]:
     """quality -> [score, bytes, encode CPU s, score CPU s]."""
     reference = Reference(image)
     points: dict[int, list[float]] = {}
@@ -75,10 +72,9 @@ def measure(image: Image.Image, dense: bool) -> dict[int, list[float]]:
     def at(q: int) -> float:
         if q not in points:
             c0 = time.process_time()
-            data = encode(image, q)
+            data = encode([image], "webp", q, None, None, searched)
             c1 = time.process_time()
-            with Image.open(io.BytesIO(data)) as decoded:
-                score = reference.score(decoded.convert("RGB"))
+            score = reference.score(decoded(data))
             points[q] = [score, len(data), c1 - c0, time.process_time() - c1]
         return points[q][0]
 
@@ -101,8 +97,11 @@ def collect(out: Path) -> dict[str, Any]:
             continue
         started = time.process_time()
         images = widths_of(path.read_bytes())
+        count = targeting.searched(sorted(w for w in images if w != TRIAL))
+        searched = {TRIAL, *sorted(w for w in images if w != TRIAL)[:count]}
         results[path.name] = {
-            str(w): measure(im, dense=w <= 768) for w, im in sorted(images.items())
+            str(w): measure(im, dense=w <= 768, searched=w in searched)
+            for w, im in sorted(images.items())
         }
         out.write_text(json.dumps(results))
         print(f"{path.name}: {time.process_time() - started:.1f} s CPU", flush=True)

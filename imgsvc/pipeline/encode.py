@@ -136,8 +136,8 @@ def _targeted(
     alpha = formats.get(fmt).alpha
     images = [frames[0] if alpha else _flattened(frames[0]) for _, frames in widths]
 
-    def trial(index: int, q: int) -> bytes:  # a still: its one frame, flattened once
-        return encode([images[index]], fmt, q, None, xmp)
+    def trial(index: int, q: int, searched: bool) -> bytes:  # a still: one frame
+        return encode([images[index]], fmt, q, None, xmp, searched)
 
     choices = targeting.choose_widths(
         images, trial, targeting.Target(*output.target), output.quality(fmt)
@@ -154,9 +154,12 @@ def encode(
     quality: int,
     animation: Animation | None,
     xmp: bytes | None = None,
+    searched: bool = False,
 ) -> bytes:
     """One output file; nothing of the source's metadata may reach it but ``xmp``, the
     rights packet (creator, credit, copyright) built by ``rights.xmp_packet``.
+    ``searched``: a width quality targeting searches, encoded with the format's
+    ``search_encoder`` parameters (``formats.py``).
 
     The cascade hands the same frames to every format's job at once, and Pillow's
     ``save`` keeps its parameters on the image object while it encodes
@@ -170,6 +173,8 @@ def encode(
     first = frames[0].copy() if record.alpha else _flattened(frames[0])
     first.info = {}
     params: dict[str, Any] = {"quality": quality, **record.encoder, **save_params(fmt, xmp)}
+    if searched:
+        params.update(record.search_encoder)
     if animation is not None:
         params.update(
             save_all=True,

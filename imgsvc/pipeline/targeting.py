@@ -52,9 +52,9 @@ ACCEPT = 1.5
 #: target of 70) is searched instead; one closer is taken as it is.
 SLACK = 1.5
 #: The steady predictor's quality steps per octave of width (fitted over the corpus).
-PER_OCTAVE = 5.0
+PER_OCTAVE = 3.0
 #: The falling predictor's cap, and the least score-per-quality slope it divides by.
-GRADIENT_CAP = 86
+GRADIENT_CAP = 84
 MIN_SLOPE = 0.35
 #: Score per quality step assumed until two trials give the image's own (the secant's
 #: first step), and the score the format's fixed quality is taken to reach at 480 px:
@@ -152,27 +152,38 @@ def search(trial: Trial, target: Target, start: int, accept: float) -> Choice:
     return Choice(good, score, data, {k: s for k, (s, _) in seen.items()})
 
 
+def searched(widths: list[int]) -> int:
+    """How many of ``widths`` (narrowest first, all scored) are searched: those up to
+    ``SEARCHED_UP_TO``, and always the narrowest; the rest are predicted."""
+    return max(1, sum(w <= SEARCHED_UP_TO for w in widths))
+
+
 def choose_widths(
     images: list[Image.Image],
-    encode: Callable[[int, int], bytes],
+    encode: Callable[[int, int, bool], bytes],
     target: Target,
     start: int = 80,
 ) -> list[Choice]:
     """One ``Choice`` per image (the widths of one format, narrowest first);
-    ``encode(i, q)`` encodes ``images[i]`` at quality ``q``. The narrowest widths
-    are searched, the wider ones predicted and measured (the module's docstring);
-    widths too small for the metric (the narrowest, when any) keep ``start``."""
+    ``encode(i, q, s)`` encodes ``images[i]`` at quality ``q``, with the format's
+    parameters for a searched width when ``s`` (``formats.Format.search_encoder``).
+    The narrowest widths are searched, the wider ones predicted and measured (the
+    module's docstring); widths too small for the metric (the narrowest, when any)
+    keep ``start`` and the format's own parameters, as without a target."""
 
     # narrowest first at one aspect ratio: the widths too small are the first ones
     small = sum(min(im.size) < MIN_SIDE for im in images)
-    unscored = [Choice(start, None, encode(i, start)) for i in range(small)]
-
-    def trial(index: int) -> Trial:
-        return scorer(images[small + index], lambda q: encode(small + index, q))
-
+    unscored = [Choice(start, None, encode(i, start, False)) for i in range(small)]
     if small == len(images):
         return unscored
-    return unscored + plan([im.width for im in images[small:]], trial, target, start)
+    widths = [im.width for im in images[small:]]
+    count = searched(widths)
+
+    def trial(index: int) -> Trial:
+        i = small + index
+        return scorer(images[i], lambda q: encode(i, q, index < count))
+
+    return unscored + plan(widths, trial, target, start)
 
 
 def plan(
@@ -180,7 +191,7 @@ def plan(
 ) -> list[Choice]:
     """``choose_widths`` on any trial (``benchmarks/quality_predictor.py`` runs it on
     measured curves): ``trial(i)`` tries width ``i``."""
-    count = max(1, sum(w <= SEARCHED_UP_TO for w in widths))
+    count = searched(widths)
     choices: list[Choice] = []
     q = round(start + (target.score - FIXED_SCORE) / _SLOPE)
     for index in range(count):

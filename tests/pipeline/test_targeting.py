@@ -93,7 +93,8 @@ def _predicted_case(target: float) -> tuple[list[Image.Image], list[tuple[int, i
     images = [_detailed((w, w * 5 // 8)) for w in (256, 512, 1024)]
     encodes: list[tuple[int, int]] = []
 
-    def encode(index: int, q: int) -> bytes:
+    def encode(index: int, q: int, searched: bool) -> bytes:
+        assert searched == (index < 2)  # 256 and 512 px are searched, 1024 px predicted
         encodes.append((index, q))
         return _webp(images[index], q)
 
@@ -147,23 +148,24 @@ def test_every_width_in_the_pipeline_has_quality_and_its_measured_score() -> Non
     assert sm.score >= 50.0 and md.score >= 50.0 and lg.score >= 50.0 - targeting.SLACK
 
 
-#: Fingerprints of targeted configurations before revision 4 (the cheap search) and
-#: before revision 5 (the predicted widths measured).
+#: Fingerprints of targeted configurations before revision 4 (the cheap search),
+#: before revision 5 (the predicted widths measured) and before revision 6 (the
+#: searched widths at method 2).
 TARGETED_BEFORE = [
-    ({"quality_target": 70.0}, ("8e8ada50648b0a6f", "39e0b2d729885ac2")),
+    ({"quality_target": 70.0}, ("8e8ada50648b0a6f", "39e0b2d729885ac2", "6ff43a6bf1474782")),
     (
         {"quality_target": 70.0, "formats": ("avif", "webp")},
-        ("52f56cd121cd2968", "39a53f5550e7c2ea"),
+        ("52f56cd121cd2968", "39a53f5550e7c2ea", "22ac4977de05456f"),
     ),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "before"), TARGETED_BEFORE)
-def test_revisions_4_and_5_move_targeted_fingerprints_only(
-    overrides: dict[str, object], before: tuple[str, str]
+def test_revisions_4_to_6_move_targeted_fingerprints_only(
+    overrides: dict[str, object], before: tuple[str, ...]
 ) -> None:
     config = PipelineConfig.from_settings(Settings.load({}, **overrides))
-    assert {4, 5} <= set(config.output.recipe()["revisions"])
+    assert {4, 5, 6} <= set(config.output.recipe()["revisions"])
     assert config.fingerprint not in before
     default = PipelineConfig.from_settings(Settings.load({}))
     assert default.fingerprint == "9cbe8f84a1806074"
@@ -214,3 +216,30 @@ def test_a_jpeg_of_a_transparent_source_is_scored_against_its_flattened_image() 
             assert v.score == pytest.approx(
                 quality.ssimulacra2(flat.convert("RGB"), decoded.convert("RGB")), abs=3.0
             )
+
+
+def test_searched_widths_are_encoded_with_the_search_parameters() -> None:
+    """A targeted set's searched width is method 2's encode at its recorded quality, a
+    predicted one method 4's, and without a target every width is method 4's."""
+    from imgsvc.pipeline.resize import downscale
+
+    source = _detailed((1024, 640))
+    buf = io.BytesIO()
+    source.save(buf, "PNG")
+    sizes = (Size("sm", 256), Size("xl", 1024))
+    images = {1024: source, 256: downscale(source, (256, 160))}
+
+    def pixels(data: bytes) -> bytes:
+        return Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+
+    def encoded(width: int, q: int, method: int) -> bytes:
+        out = io.BytesIO()
+        images[width].save(out, "WEBP", quality=q, method=method)
+        return pixels(out.getvalue())
+
+    for target, methods in ((None, {256: 4, 1024: 4}), (40.0, {256: 2, 1024: 4})):
+        settings = Settings.load({}, sizes=sizes, quality_target=target, quality_min=30)
+        for v in convert(buf.getvalue(), PipelineConfig.from_settings(settings)).variants:
+            other = 6 - methods[v.width]
+            assert pixels(v.data) == encoded(v.width, v.quality, methods[v.width])
+            assert pixels(v.data) != encoded(v.width, v.quality, other)
