@@ -82,6 +82,20 @@ def main(width: int) -> None:
     print_table(results, "default (sns 50, f 60)", header)
 
 
+def summary(photos: dict[str, list[Point]], base: dict[str, list[Point]]) -> tuple[str, int, float]:
+    """The geometric mean (and range) of the bytes at score 70 against ``base``'s over
+    the photos whose encodes bracket 70 in both, their count, and the mean time per
+    encode."""
+    ratios = [
+        a / b
+        for photo, points in photos.items()
+        if (a := at_score(points)) and (b := at_score(base[photo]))
+    ]
+    spent = statistics.fmean(p[3] for points in photos.values() for p in points)
+    mean = statistics.geometric_mean(ratios)
+    return f"{mean:.3f} ({min(ratios):.3f}..{max(ratios):.3f})", len(ratios), spent
+
+
 def print_table(results: dict[str, Any], base_name: str, header: str) -> None:
     """One row per configuration: the geometric mean (and range) over the photos of its
     bytes at score 70 against ``base_name``'s, and its mean time per encode."""
@@ -89,16 +103,8 @@ def print_table(results: dict[str, Any], base_name: str, header: str) -> None:
     print(header)
     print("| --- | --- | --- | --- |")
     for name, photos in results.items():
-        ratios = [
-            a / b
-            for photo, points in photos.items()
-            if (a := at_score(points)) and (b := at_score(base[photo]))
-        ]
-        spent = statistics.fmean(p[3] for points in photos.values() for p in points)
-        print(
-            f"| {name} | {statistics.geometric_mean(ratios):.3f} "
-            f"({min(ratios):.3f}..{max(ratios):.3f}) | {len(ratios)} | {spent * 1000:.0f} ms |"
-        )
+        ratios, count, spent = summary(photos, base)
+        print(f"| {name} | {ratios} | {count} | {spent * 1000:.0f} ms |")
 
 
 if __name__ == "__main__":
