@@ -69,11 +69,12 @@ JPEG = Format(
 PNG = Format("png", "PNG", "png", "image/png", source=True, output=False, animated=True)
 GIF = Format("gif", "GIF", "gif", "image/gif", source=True, output=False, animated=True)
 #: ``method`` 4 of libwebp's 0-6: the speed/size point sharp and cwebp default to.
-#: With a quality target, method 2 at the searched widths (480 and 768 px by default):
-#: libwebp without rate-distortion optimisation, 0.43-0.49x method 4's CPU per encode
-#: for 6-7% more bytes at an equal SSIMULACRA2 score (over the corpus, 480-1920 px),
-#: on widths that carry about a seventh of a set's bytes; method 3 saves nothing on 4
-#: (0.96-1.0x the CPU, the same bytes). ``docs/quality.md``.
+#: With a quality target, method 2 at the searched widths (480 and 768 px by default),
+#: whose several trials each are most of targeting's CPU: libwebp without its
+#: rate-distortion passes, 0.41-0.43x method 4's CPU per encode for 5% more bytes at
+#: SSIMULACRA2 70 there (geometric mean over the corpus), on widths that carry about a
+#: seventh of a set's bytes; method 3 saves nothing on 4 (the same CPU and bytes).
+#: ``benchmarks/quality_methods.py``, ``docs/quality.md``.
 WEBP = Format(
     "webp",
     "WEBP",

@@ -5,11 +5,13 @@ SSIMULACRA2 score, cheap enough to run on every upload (issue 11).
 encoded, decoded and scored against their own image (``quality.Reference``) until a
 trial lands within ``ACCEPT`` points above the target, or the bracket closes on one
 quality step. The first search starts from a guess for the target (``FIXED_SCORE``),
-each next one from the quality the width before it needed.
+each next one from the quality the width before it needed. Their trials (and so
+their stored encode) use the format's ``search_encoder`` parameters (WebP: method 2,
+0.4x method 4's CPU for 5% more bytes at an equal score, ``formats.py``).
 
 **Wider widths are predicted, then measured**: a trial at 1280 or 1920 px (encode,
-decode, metric) costs about 100 and 240 ms of CPU where a whole fixed-quality
-conversion costs about 460, so a search there (several trials) is out of reach.
+decode, metric) costs about 90 and 220 ms of CPU where a whole fixed-quality
+conversion costs about 470, so a search there (several trials) is out of reach.
 The predicted quality is encoded and scored once (``verify``; the predicted widths
 side by side), so every variant records the score it reached; one that misses the
 target by more than ``SLACK`` is searched from there, so no variant lands further

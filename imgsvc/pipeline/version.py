@@ -124,10 +124,11 @@ REVISIONS: tuple[Revision, ...] = (
         3,
         6,
         "Quality targeting encodes the widths it searches (480 and 768 px by default) with "
-        "libwebp's method 2, about 0.45x the CPU of method 4 per trial, and predicts the "
+        "libwebp's method 2, about 0.4x the CPU of method 4 per trial, and predicts the "
         "wider ones from those (refitted); the metric decodes WebP with libwebp directly "
-        "(the same pixels). Targeted WebP outputs come out at other bytes and qualities "
-        "(issue 11's CPU bar). Configurations without a quality target are untouched.",
+        "(the same pixels). Targeted outputs come out at other bytes and qualities, AVIF's "
+        "wide widths too (they share the predictor; issue 11's CPU bar). Configurations "
+        "without a quality target are untouched.",
         configs=_quality_target,
     ),
 )
