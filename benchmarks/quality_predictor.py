@@ -67,9 +67,12 @@ def measure(data: Data, photos: list[str], goal: float) -> dict[str, object]:
     errors: dict[int, list[int]] = {}
     trials: dict[int, list[int]] = {}
     size = {"chosen": 0.0, "exhaustive": 0.0, "fixed": 0.0}
+    searched = 0  # predicted widths searched after their prediction missed
     for photo in photos:
         widths = data[photo]
         qs, counts = chosen(widths, goal)
+        predicted = counts[targeting.searched(planned(widths)) :]
+        searched += sum(t > 1 for t in predicted)
         for i, (w, q) in enumerate(sorted(qs.items())):
             best = lowest(widths[w], goal)
             scores.setdefault(i, []).append(at(widths[w], q))
@@ -78,20 +81,14 @@ def measure(data: Data, photos: list[str], goal: float) -> dict[str, object]:
             size["chosen"] += at(widths[w], q, 1)
             size["exhaustive"] += at(widths[w], best, 1)
             size["fixed"] += at(widths[w], 80, 1)
-    return {"scores": scores, "errors": errors, "trials": trials, **size}
-
-
-def searches(result: dict[str, object]) -> int:
-    """Predicted widths searched after their prediction missed (more than one trial)."""
-    trials: dict[int, list[int]] = result["trials"]  # type: ignore[assignment]
-    return sum(t > 1 for i, ts in trials.items() if i >= 2 for t in ts)
+    return {"scores": scores, "errors": errors, "trials": trials, "searched": searched, **size}
 
 
 def holds(data: Data, photos: list[str], params: Params) -> float | None:
     """Bytes at target 70 if no predicted width there needs a search."""
     with constants(params):
         result = measure(data, photos, 70.0)
-    return None if searches(result) else float(result["chosen"])  # type: ignore[arg-type]
+    return None if result["searched"] else float(result["chosen"])  # type: ignore[arg-type]
 
 
 def fit(data: Data, photos: list[str]) -> Params:
@@ -112,7 +109,7 @@ def table(data: Data, held: dict[str, Params], goal: float) -> str:
                 merged[key].setdefault(i, []).extend(v)
         for key in size:
             size[key] += r[key]  # type: ignore[operator]
-        searched += searches(r)
+        searched += r["searched"]  # type: ignore[operator]
     rows.append("| width | min score | mean score | quality error mean [min, max] | trials |")
     rows.append("| --- | --- | --- | --- | --- |")
     for i, label in enumerate(("480", "768", "1280", "1920 (largest)")):

@@ -97,8 +97,8 @@ def collect(out: Path) -> dict[str, Any]:
             continue
         started = time.process_time()
         images = widths_of(path.read_bytes())
-        count = targeting.searched(sorted(w for w in images if w != TRIAL))
-        searched = {TRIAL, *sorted(w for w in images if w != TRIAL)[:count]}
+        planned = sorted(w for w in images if w != TRIAL)
+        searched = {TRIAL, *planned[: targeting.searched(planned)]}
         results[path.name] = {
             str(w): measure(im, dense=w <= 768, searched=w in searched)
             for w, im in sorted(images.items())

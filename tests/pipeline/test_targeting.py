@@ -12,6 +12,7 @@ from PIL import Image
 
 from imgsvc.pipeline import PipelineConfig, convert
 from imgsvc.pipeline.plan import Size
+from imgsvc.pipeline.resize import downscale
 from imgsvc.settings import Settings
 
 from .test_quality import _decoded, _detailed, _flat, _webp
@@ -221,8 +222,6 @@ def test_a_jpeg_of_a_transparent_source_is_scored_against_its_flattened_image() 
 def test_searched_widths_are_encoded_with_the_search_parameters() -> None:
     """A targeted set's searched width is method 2's encode at its recorded quality, a
     predicted one method 4's, and without a target every width is method 4's."""
-    from imgsvc.pipeline.resize import downscale
-
     source = _detailed((1024, 640))
     buf = io.BytesIO()
     source.save(buf, "PNG")
